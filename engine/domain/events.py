@@ -1,0 +1,321 @@
+"""The public events: CloudEvents 1.0 envelopes around typed ``data`` (see CONTRACT.md).
+
+Inbound facts are past tense and come from upstream systems; outbound events are what the
+engine emits on ``issues.lifecycle`` (and ``issue.closed`` also on ``issues.closed``).
+Every model is frozen and strict: a string is not a number, a number is not a bool. The
+envelope's ``time`` is the one lax field, so that RFC 3339 text parses after ``json.loads``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from engine.domain.ruleset import Level
+
+ENGINE_SOURCE = "whistle/engine"
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=4000)]
+Time = Annotated[AwareDatetime, Field(strict=False)]
+Severity = Literal["normal", "urgent", "emergency"]
+ReporterKind = Literal["resident", "grid_worker", "party_member", "volunteer", "rider", "hotline"]
+LimitKind = Literal["respond", "resolve", "report", "progress"]
+EscalationReason = Literal["whistle", "respond_overdue", "resolve_overdue", "reopened_too_often"]
+ReportOutcome = Literal["on_time", "late", "missed"]
+
+
+class Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes (structured JSON mode). Extension attributes are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: Id
+    source: Id
+    subject: Id
+    time: Time
+    datacontenttype: Literal["application/json"] = "application/json"
+
+
+# --- inbound ------------------------------------------------------------------------------
+
+
+class Reporter(Data):
+    kind: ReporterKind
+    id: Id | None = None
+
+
+class Location(Data):
+    address: Text | None = None
+    lat: Annotated[float, Field(ge=-90, le=90, strict=False)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180, strict=False)] | None = None
+
+
+class RaisedData(Data):
+    grid: Id
+    category: Id
+    severity: Severity = "normal"
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Text = ""
+    reporter: Reporter | None = None
+    location: Location | None = None
+    departments: tuple[Id, ...] = ()
+
+
+class AcknowledgedData(Data):
+    unit: Id
+
+
+class WhistledData(Data):
+    unit: Id
+    reason: Text = ""
+    departments: tuple[Id, ...] = ()
+
+
+class ReportedData(Data):
+    department: Id
+
+
+class ProgressedData(Data):
+    unit: Id
+    note: Text = ""
+
+
+class ResolvedData(Data):
+    unit: Id
+    note: Text = ""
+
+
+class RatedData(Data):
+    satisfied: bool
+    score: Annotated[int, Field(ge=1, le=5)] | None = None
+    note: Text = ""
+
+
+class WithdrawnData(Data):
+    reason: Text = ""
+
+
+class IssueRaised(Envelope):
+    type: Literal["issue.raised"] = "issue.raised"
+    data: RaisedData
+
+
+class IssueAcknowledged(Envelope):
+    type: Literal["issue.acknowledged"] = "issue.acknowledged"
+    data: AcknowledgedData
+
+
+class IssueWhistled(Envelope):
+    type: Literal["issue.whistled"] = "issue.whistled"
+    data: WhistledData
+
+
+class IssueReported(Envelope):
+    type: Literal["issue.reported"] = "issue.reported"
+    data: ReportedData
+
+
+class IssueProgressed(Envelope):
+    type: Literal["issue.progressed"] = "issue.progressed"
+    data: ProgressedData
+
+
+class IssueResolved(Envelope):
+    type: Literal["issue.resolved"] = "issue.resolved"
+    data: ResolvedData
+
+
+class IssueRated(Envelope):
+    type: Literal["issue.rated"] = "issue.rated"
+    data: RatedData
+
+
+class IssueWithdrawn(Envelope):
+    type: Literal["issue.withdrawn"] = "issue.withdrawn"
+    data: WithdrawnData
+
+
+InboundEvent = Annotated[
+    IssueRaised
+    | IssueAcknowledged
+    | IssueWhistled
+    | IssueReported
+    | IssueProgressed
+    | IssueResolved
+    | IssueRated
+    | IssueWithdrawn,
+    Field(discriminator="type"),
+]
+
+INBOUND_TYPES: dict[str, type[Envelope]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (
+        IssueRaised,
+        IssueAcknowledged,
+        IssueWhistled,
+        IssueReported,
+        IssueProgressed,
+        IssueResolved,
+        IssueRated,
+        IssueWithdrawn,
+    )
+}
+
+
+class DeadlineReached(BaseModel):
+    """Internal fact: the clock passed ``due`` for the deadlines armed at state version ``token``.
+
+    Not a CloudEvent and never on a public topic; the runtime makes it from a tick.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issue_id: str
+    due: datetime
+    token: int
+
+
+# --- outbound -----------------------------------------------------------------------------
+
+
+class OutData(Data):
+    sequence: int
+
+
+class AssignedData(OutData):
+    level: Level
+    units: tuple[str, ...]
+    lead: str | None = None
+    respond_by: datetime | None = None
+    resolve_by: datetime
+    report_by: dict[str, datetime] = {}
+    rule: str
+    rules_version: str
+    reason: str
+
+
+class EscalatedData(OutData):
+    from_level: Level
+    from_units: tuple[str, ...]
+    to_level: Level
+    to_units: tuple[str, ...]
+    reason: EscalationReason
+    rule: str
+
+
+class WarningData(OutData):
+    kind: LimitKind
+    unit: str
+    due: datetime
+    level: Level
+    rule: str
+
+
+class OverdueData(WarningData):
+    pass
+
+
+class ReopenedData(OutData):
+    count: int
+    level: Level
+    units: tuple[str, ...]
+    rule: str
+
+
+class PathEntry(Data):
+    level: Level
+    units: tuple[str, ...]
+    entered_at: datetime
+    left_at: datetime | None = None
+    reason: str
+    response: ReportOutcome | None = None
+
+
+class ReportRecord(Data):
+    department: str
+    due: datetime
+    reported_at: datetime | None = None
+    outcome: ReportOutcome | None = None
+
+
+class ClosedData(OutData):
+    outcome: Literal["resolved", "withdrawn"]
+    satisfied: bool | None
+    closed_level: Level
+    closed_units: tuple[str, ...]
+    raised_at: datetime
+    closed_at: datetime
+    path: tuple[PathEntry, ...]
+    reports: tuple[ReportRecord, ...]
+    breaches: int
+    on_time: bool
+    # Beyond the contract's minimum, for exact assessment reports without a second source:
+    street: str
+    village: str
+    grid: str
+    category: str
+    severity: Severity
+    whistles: int
+    reopens: int
+    rule: str
+    rules_version: str
+
+
+class Outbound(Envelope):
+    source: Id = ENGINE_SOURCE
+
+
+class IssueAssigned(Outbound):
+    type: Literal["issue.assigned"] = "issue.assigned"
+    data: AssignedData
+
+
+class IssueEscalated(Outbound):
+    type: Literal["issue.escalated"] = "issue.escalated"
+    data: EscalatedData
+
+
+class IssueWarning(Outbound):
+    type: Literal["issue.warning"] = "issue.warning"
+    data: WarningData
+
+
+class IssueOverdue(Outbound):
+    type: Literal["issue.overdue"] = "issue.overdue"
+    data: OverdueData
+
+
+class IssueReopened(Outbound):
+    type: Literal["issue.reopened"] = "issue.reopened"
+    data: ReopenedData
+
+
+class IssueClosed(Outbound):
+    type: Literal["issue.closed"] = "issue.closed"
+    data: ClosedData
+
+
+OutboundEvent = Annotated[
+    IssueAssigned | IssueEscalated | IssueWarning | IssueOverdue | IssueReopened | IssueClosed,
+    Field(discriminator="type"),
+]
+
+OUTBOUND_TYPES: dict[str, type[Outbound]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (
+        IssueAssigned,
+        IssueEscalated,
+        IssueWarning,
+        IssueOverdue,
+        IssueReopened,
+        IssueClosed,
+    )
+}

@@ -1,0 +1,187 @@
+"""The compiled rule set the core decides with: org registry, rules, routes and calendars.
+
+These are the *compiled* forms: the loader in ``engine.rules`` turns YAML into them after every
+check has passed, so the core can trust them (every referenced unit, route and calendar exists,
+ladders only go up).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.domain.calendar import Limit, WorkingCalendar
+
+Level = Literal["grid", "village", "street", "department"]
+LEVELS: tuple[Level, ...] = ("grid", "village", "street", "department")
+LEVEL_RANK: dict[str, int] = {name: i for i, name in enumerate(LEVELS)}
+
+MatchField = Literal["category", "severity", "reporter", "source", "street"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- the org registry -------------------------------------------------------------------
+
+
+class Street(Frozen):
+    id: str
+    name: str
+    kind: Literal["street", "town", "zone"] = "street"
+
+
+class Village(Frozen):
+    id: str
+    name: str
+    street: str
+    kind: Literal["village", "community"] = "community"
+    sample: bool = False
+
+
+class Grid(Frozen):
+    id: str
+    name: str
+    village: str
+
+
+class Department(Frozen):
+    id: str
+    name: str
+
+
+class OrgRegistry(Frozen):
+    streets: dict[str, Street]
+    villages: dict[str, Village]
+    grids: dict[str, Grid]
+    departments: dict[str, Department]
+
+    def village_of(self, grid: str) -> str:
+        return self.grids[grid].village
+
+    def street_of(self, grid: str) -> str:
+        return self.villages[self.grids[grid].village].street
+
+    def name_of(self, unit: str) -> str:
+        for table in (self.grids, self.villages, self.streets, self.departments):
+            if unit in table:
+                return table[unit].name
+        return unit
+
+
+# --- matchers ---------------------------------------------------------------------------
+
+
+class Condition(Frozen):
+    """One field test: equality to any of ``values``, a regex, and optional negation."""
+
+    field: MatchField
+    values: tuple[str, ...] = ()
+    regex: str | None = None
+    negate: bool = False
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        return re.compile(self.regex) if self.regex is not None else None
+
+    def test(self, value: str) -> bool:
+        hit = value in self.values if self._pattern is None else bool(
+            self._pattern.fullmatch(value)
+        )
+        return hit != self.negate
+
+    def describe(self) -> str:
+        op = "!~" if self.negate and self.regex else "=~" if self.regex else "!=" if self.negate else "="
+        rhs = self.regex if self.regex is not None else "|".join(self.values)
+        return f"{self.field}{op}{rhs}"
+
+
+class Facts(Frozen):
+    """What matchers look at, taken from an ``issue.raised`` event and the registry."""
+
+    category: str
+    severity: str
+    reporter: str
+    source: str
+    street: str
+
+    def get(self, field: MatchField) -> str:
+        return str(getattr(self, field))
+
+
+# --- ladders, routes, closing -------------------------------------------------------------
+
+
+class Step(Frozen):
+    """One rung of a ladder: the level, its limits and what a missed limit does."""
+
+    level: Level
+    respond: Limit | None = None
+    resolve: Limit | None = None  # None only at department level: the route's limit applies
+    escalate_on_respond_overdue: bool = True
+    escalate_on_resolve_overdue: bool = True
+
+
+class Route(Frozen):
+    """Department routing for a category: lead (主办) and co-handlers (协办) with their limits."""
+
+    category: str
+    lead: str
+    co: tuple[str, ...] = ()
+    report: Limit
+    resolve: Limit
+    progress_every: Limit | None = None
+
+
+class Closing(Frozen):
+    rating_window: Limit
+    max_reopens: int = 1
+
+
+class Rule(Frozen):
+    id: str
+    description: str = ""
+    match: tuple[Condition, ...] = ()
+    calendar: str
+    ladder: tuple[Step, ...]
+    warn_at: float | None = 0.8
+    closing: Closing
+    source: str = ""  # FILE:LINE of the rule, for explain/show
+
+    def matches(self, facts: Facts) -> bool:
+        return all(c.test(facts.get(c.field)) for c in self.match)
+
+    def step_index(self, level: str) -> int | None:
+        for i, step in enumerate(self.ladder):
+            if step.level == level:
+                return i
+        return None
+
+
+class Ruleset(Frozen):
+    version: str
+    registry: OrgRegistry
+    calendars: dict[str, WorkingCalendar]
+    rules: tuple[Rule, ...]
+    routes: dict[str, Route]  # by category; key "default" is the fallback
+    categories: dict[str, str] = {}  # known category id -> display name
+
+    def match(self, facts: Facts) -> Rule:
+        for rule in self.rules:
+            if rule.matches(facts):
+                return rule
+        # The loader guarantees a catch-all as the last rule; this is the belt to its braces.
+        return self.rules[-1]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        return None
+
+    def route(self, category: str) -> Route:
+        return self.routes.get(category) or self.routes["default"]

@@ -1,0 +1,40 @@
+"""What a decision returns: the new state, the events to emit, and what to count."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.domain.events import Outbound
+from engine.domain.state import IssueState
+
+Result = Literal["accepted", "duplicate", "stale", "unfit", "rejected"]
+
+
+class Count(BaseModel):
+    """One increment of a metric family (or one histogram observation), as the core decided it.
+
+    The shell applies these verbatim, so metrics equal what the decisions say.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    family: str
+    labels: tuple[tuple[str, str], ...] = ()
+    value: float = 1.0
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    result: Result
+    state: IssueState | None
+    emit: tuple[Outbound, ...] = ()
+    counts: tuple[Count, ...] = ()
+    reason: str = ""  # why an event was unfit or rejected: a short code
+    warnings: tuple[str, ...] = ()  # e.g. a deadline past the calendar's known data
+
+    @property
+    def changed(self) -> bool:
+        return self.result == "accepted"

@@ -1,0 +1,78 @@
+"""An issue's state: everything the core needs to decide its next step, and nothing more.
+
+The state is a frozen value; every decision returns a new one with ``version`` bumped. Deadlines
+are data here (when due, and the ``token`` = the version that armed them), never timers: the
+runtime wakes the core with ``DeadlineReached`` and a stale token changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.domain.events import Outbound, PathEntry, ReportOutcome, ReportRecord, Severity
+from engine.domain.ruleset import Level
+
+DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating"]
+Status = Literal["open", "resolved", "closed"]
+
+
+class Deadline(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: DeadlineKind
+    unit: str
+    due: datetime
+    token: int
+    warning: bool = False  # a pre-breach warning point of the limit due at ``limit_due``
+    limit_due: datetime | None = None
+
+
+class IssueState(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issue_id: str
+    version: int
+    status: Status
+    raised_at: datetime
+    grid: str
+    village: str
+    street: str
+    category: str
+    severity: Severity
+    hint_departments: tuple[str, ...] = ()
+    rule: str
+    rules_version: str
+
+    # where the issue is now
+    step: int
+    level: Level
+    units: tuple[str, ...]
+    lead: str | None = None
+    entered_at: datetime
+    entry_reason: str
+    respond_by: datetime | None = None
+    resolve_by: datetime
+    response: ReportOutcome | None = None  # this level's acknowledgement, once given
+
+    # history and tallies
+    path: tuple[PathEntry, ...] = ()  # the levels already left
+    reports: tuple[ReportRecord, ...] = ()
+    deadlines: tuple[Deadline, ...] = ()
+    whistles: int = 0
+    reopens: int = 0
+    breaches: int = 0
+    unfit: int = 0
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    # idempotence: event keys seen, and what the last one produced (re-sent on redelivery)
+    seen: tuple[str, ...] = ()
+    last_trigger: str = ""
+    last_emitted: tuple[Outbound, ...] = ()
+
+    @property
+    def next_due(self) -> datetime | None:
+        return min((d.due for d in self.deadlines), default=None)

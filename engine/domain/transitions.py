@@ -1,0 +1,337 @@
+"""The moves an issue makes: land on a level, climb, reopen, fire deadlines, close.
+
+Each move takes a ``Draft`` (the state being built in one decision, plus what it emits and
+counts) and the effective time of the move. Effective times are the facts' own times, or a
+deadline's due time when a deadline fires: a decision is then the same whether the runtime's
+tick came on time or late, which is what makes replays with a virtual clock exact.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine.domain.calendar import Limit, WorkingCalendar
+from engine.domain.decision import Count
+from engine.domain.events import (
+    AssignedData,
+    ClosedData,
+    EscalatedData,
+    EscalationReason,
+    IssueAssigned,
+    IssueClosed,
+    IssueEscalated,
+    IssueOverdue,
+    IssueReopened,
+    IssueWarning,
+    LimitKind,
+    Outbound,
+    OverdueData,
+    PathEntry,
+    ReopenedData,
+    ReportRecord,
+    WarningData,
+)
+from engine.domain.ruleset import Level, Route, Rule, Ruleset, Step
+from engine.domain.state import Deadline, DeadlineKind, IssueState
+
+MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
+
+
+class Draft:
+    """The state under construction in one decision (mutable on purpose, local to it)."""
+
+    def __init__(self, state: IssueState, rules: Ruleset, rule: Rule, version: int) -> None:
+        self.state = state
+        self.rules = rules
+        self.rule = rule
+        self.version = version  # the version this decision produces; tokens of new deadlines
+        self.emit: list[Outbound] = []
+        self.counts: list[Count] = []
+        self.warnings: list[str] = []
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.rules.calendars[self.rule.calendar]
+
+    def update(self, **changes: Any) -> None:
+        self.state = self.state.model_copy(update=changes)
+
+    def count(self, family: str, value: float = 1.0, **labels: str) -> None:
+        self.counts.append(Count(family=family, labels=tuple(labels.items()), value=value))
+
+    def send(self, cls: type[Outbound], data: Any, at: datetime) -> None:
+        s = self.state
+        self.emit.append(
+            cls.model_construct(
+                id=f"{s.issue_id}:{self.version}:{len(self.emit)}",
+                subject=s.issue_id,
+                time=at,
+                data=data,
+            )
+        )
+
+    def add(self, start: datetime, limit: Limit) -> datetime:
+        due = self.calendar.add(start, limit)
+        if self.calendar.beyond_known(due):
+            self.warnings.append(
+                f"calendar {self.calendar.name}: deadline {due.isoformat()} is past its known "
+                f"holiday data ({self.calendar.known_until}); computed with weekends only"
+            )
+        return due
+
+    def deadline(self, kind: DeadlineKind, unit: str, start: datetime, due: datetime) -> list[Deadline]:
+        """A limit's deadline and, if the rule says so, its pre-breach warning point."""
+        out = [Deadline(kind=kind, unit=unit, due=due, token=self.version)]
+        warn_at = self.rule.warn_at
+        if warn_at is not None and kind != "rating":
+            point = self.calendar.point(start, due, warn_at)
+            if start < point < due:
+                out.append(
+                    Deadline(
+                        kind=kind, unit=unit, due=point, token=self.version, warning=True,
+                        limit_due=due,
+                    )
+                )
+        return out
+
+
+# --- landing on a level -------------------------------------------------------------------
+
+
+def units_for(draft: Draft, level: Level, departments: tuple[str, ...]) -> tuple[str, ...]:
+    s = draft.state
+    if level == "grid":
+        return (s.grid,)
+    if level == "village":
+        return (s.village,)
+    if level == "street":
+        return (s.street,)
+    return departments
+
+
+def departments_for(draft: Draft, hint: tuple[str, ...]) -> tuple[tuple[str, ...], Route]:
+    """Departments for the department rung: an explicit hint wins, else the category's route."""
+    route = draft.rules.route(draft.state.category)
+    chosen = hint or draft.state.hint_departments
+    if chosen:
+        return tuple(dict.fromkeys(chosen)), route
+    return (route.lead, *route.co), route
+
+
+def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, ...] = ()) -> None:
+    """Put the issue on ladder rung ``index`` at ``at``: holders, limits, deadlines; emit it."""
+    step: Step = draft.rule.ladder[index]
+    deadlines: list[Deadline] = []
+    reports: list[ReportRecord] = list(draft.state.reports)
+    report_by: dict[str, datetime] = {}
+    respond_by: datetime | None = None
+    lead: str | None = None
+    if step.level == "department":
+        units, route = departments_for(draft, hint)
+        lead = units[0]
+        for dept in units:
+            due = draft.add(at, route.report)
+            report_by[dept] = due
+            reports.append(ReportRecord(department=dept, due=due))
+            deadlines += draft.deadline("report", dept, at, due)
+        resolve_by = draft.add(at, step.resolve or route.resolve)
+        if route.progress_every is not None:
+            deadlines.append(
+                Deadline(kind="progress", unit=lead, due=draft.add(at, route.progress_every),
+                         token=draft.version)
+            )
+    else:
+        units = units_for(draft, step.level, ())
+        assert step.resolve is not None  # the loader requires it below department level
+        resolve_by = draft.add(at, step.resolve)
+        if step.respond is not None:
+            respond_by = draft.add(at, step.respond)
+            deadlines += draft.deadline("respond", units[0], at, respond_by)
+    deadlines += draft.deadline("resolve", lead or units[0], at, resolve_by)
+    draft.update(
+        step=index, level=step.level, units=units, lead=lead, entered_at=at, entry_reason=reason,
+        respond_by=respond_by, resolve_by=resolve_by, response=None,
+        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), reports=tuple(reports),
+    )
+    s = draft.state
+    draft.send(
+        IssueAssigned,
+        AssignedData.model_construct(
+            sequence=draft.version, level=s.level, units=s.units, lead=lead, respond_by=respond_by,
+            resolve_by=resolve_by, report_by=report_by, rule=draft.rule.id,
+            rules_version=draft.rules.version, reason=reason,
+        ),
+        at,
+    )
+
+
+def leave(draft: Draft, at: datetime) -> PathEntry:
+    """Close the current level's path entry; a level left unacknowledged missed its response."""
+    s = draft.state
+    response = s.response
+    if s.level != "department" and response is None and s.respond_by is not None:
+        response = "missed"
+        draft.count("whistle_responses_total", level=s.level, outcome="missed")
+    return PathEntry.model_construct(
+        level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
+        response=response,
+    )
+
+
+def can_climb(draft: Draft) -> bool:
+    return draft.state.step + 1 < len(draft.rule.ladder)
+
+
+def climb(draft: Draft, at: datetime, reason: EscalationReason, hint: tuple[str, ...] = ()) -> None:
+    """Escalate one rung up the rule's ladder."""
+    s = draft.state
+    entry = leave(draft, at)
+    draft.update(path=(*s.path, entry), deadlines=())
+    nxt = draft.rule.ladder[s.step + 1]
+    units = units_for(draft, nxt.level, departments_for(draft, hint)[0])
+    draft.send(
+        IssueEscalated,
+        EscalatedData.model_construct(
+            sequence=draft.version, from_level=s.level, from_units=s.units, to_level=nxt.level,
+            to_units=units, reason=reason, rule=draft.rule.id,
+        ),
+        at,
+    )
+    draft.count("whistle_escalations_total", from_level=s.level, to_level=nxt.level, reason=reason)
+    enter(draft, s.step + 1, at, reason, hint)
+
+
+def reopen(draft: Draft, at: datetime) -> None:
+    """Unsatisfied: the same level gets a fresh resolve limit from the rating's time."""
+    s = draft.state
+    step = draft.rule.ladder[s.step]
+    limit = step.resolve or draft.rules.route(s.category).resolve
+    resolve_by = draft.add(at, limit)
+    holder = s.lead or s.units[0]
+    draft.update(
+        status="open", resolved_at=None, resolve_by=resolve_by, reopens=s.reopens + 1,
+        deadlines=tuple(draft.deadline("resolve", holder, at, resolve_by)),
+    )
+    draft.send(
+        IssueReopened,
+        ReopenedData.model_construct(
+            sequence=draft.version, count=s.reopens + 1, level=s.level, units=s.units,
+            rule=draft.rule.id,
+        ),
+        at,
+    )
+    draft.send(
+        IssueAssigned,
+        AssignedData.model_construct(
+            sequence=draft.version, level=s.level, units=s.units, lead=s.lead, respond_by=None,
+            resolve_by=resolve_by, report_by={}, rule=draft.rule.id,
+            rules_version=draft.rules.version, reason="reopened",
+        ),
+        at,
+    )
+
+
+# --- deadlines ----------------------------------------------------------------------------
+
+
+def fire_due(draft: Draft, now: datetime) -> None:
+    """Fire every deadline due at or before ``now``, earliest first, each at its own due time."""
+    for _ in range(MAX_FIRINGS):
+        due = [d for d in draft.state.deadlines if d.due <= now]
+        if not due or draft.state.status == "closed":
+            return
+        first = min(due, key=lambda d: (d.due, d.warning is False))
+        draft.update(deadlines=tuple(d for d in draft.state.deadlines if d is not first))
+        fire(draft, first)
+
+
+def fire(draft: Draft, d: Deadline) -> None:
+    s = draft.state
+    if d.warning:
+        assert d.limit_due is not None
+        send_limit(draft, IssueWarning, d.kind, d.unit, d.limit_due, d.due)
+        draft.count("whistle_deadline_warnings_total", kind=d.kind, level=s.level)
+        return
+    if d.kind == "rating":
+        close(draft, d.due, "resolved", None)
+        return
+    if d.kind == "progress":
+        send_limit(draft, IssueOverdue, "progress", d.unit, d.due, d.due)
+        route = draft.rules.route(s.category)
+        if route.progress_every is not None:
+            again = Deadline(kind="progress", unit=d.unit, due=draft.add(d.due, route.progress_every),
+                             token=draft.version)
+            draft.update(deadlines=(*draft.state.deadlines, again))
+        return
+    # a missed limit: respond, resolve or report
+    send_limit(draft, IssueOverdue, d.kind, d.unit, d.due, d.due)
+    draft.count("whistle_deadlines_missed_total", kind=d.kind, level=s.level)
+    draft.update(breaches=s.breaches + 1)
+    # its warning, if not yet fired, is moot now
+    draft.update(deadlines=tuple(
+        x for x in draft.state.deadlines if not (x.warning and x.kind == d.kind and x.unit == d.unit)
+    ))
+    step = draft.rule.ladder[s.step]
+    escalate = (d.kind == "respond" and step.escalate_on_respond_overdue) or (
+        d.kind == "resolve" and step.escalate_on_resolve_overdue
+    )
+    if escalate and can_climb(draft):
+        climb(draft, d.due, "respond_overdue" if d.kind == "respond" else "resolve_overdue")
+
+
+def send_limit(
+    draft: Draft, cls: type[Outbound], kind: LimitKind, unit: str, due: datetime, at: datetime
+) -> None:
+    data_cls = WarningData if cls is IssueWarning else OverdueData
+    draft.send(
+        cls,
+        data_cls.model_construct(
+            sequence=draft.version, kind=kind, unit=unit, due=due, level=draft.state.level,
+            rule=draft.rule.id,
+        ),
+        at,
+    )
+
+
+# --- closing ------------------------------------------------------------------------------
+
+
+def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> None:
+    """Close the loop: final path entry, reports settled (never reported = missed), counts."""
+    s = draft.state
+    entry = leave(draft, at) if outcome == "resolved" else PathEntry.model_construct(
+        level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
+        response=s.response,
+    )
+    reports = []
+    for r in s.reports:
+        if r.outcome is None:
+            r = r.model_copy(update={"outcome": "missed"})
+            draft.count("whistle_report_outcomes_total", department=r.department, outcome="missed")
+        reports.append(r)
+    on_time = outcome == "resolved" and s.breaches == 0
+    draft.update(
+        status="closed", closed_at=at, deadlines=(), path=(*s.path, entry), reports=tuple(reports)
+    )
+    s = draft.state
+    draft.send(
+        IssueClosed,
+        ClosedData.model_construct(
+            sequence=draft.version, outcome=outcome, satisfied=satisfied, closed_level=s.level,
+            closed_units=s.units, raised_at=s.raised_at, closed_at=at, path=s.path,
+            reports=s.reports, breaches=s.breaches, on_time=on_time, street=s.street,
+            village=s.village, grid=s.grid, category=s.category, severity=s.severity,
+            whistles=s.whistles, reopens=s.reopens, rule=s.rule, rules_version=s.rules_version,
+        ),
+        at,
+    )
+    draft.count(
+        "whistle_issues_closed_total", closed_level=s.level, outcome=outcome,
+        on_time=str(on_time).lower(),
+    )
+    if outcome == "resolved":
+        draft.count(
+            "whistle_issue_resolution_seconds", (at - s.raised_at).total_seconds(),
+            closed_level=s.level,
+        )

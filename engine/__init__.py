@@ -1,0 +1,1 @@
+"""Whistle: an event-driven issue escalation engine (吹哨报到)."""

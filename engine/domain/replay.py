@@ -1,0 +1,67 @@
+"""Run a history of events through the core with a virtual clock.
+
+The in-process model of the runtime: a table of issue states and a min-heap of deadlines. Before
+each event at time t, every deadline due at or before t fires at its own due time, as the
+runtime's ticks would make it. Used by golden replays, the benchmark and ``whistle replay``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.domain.decide import decide
+from engine.domain.decision import Decision
+from engine.domain.events import DeadlineReached, Envelope
+from engine.domain.ruleset import Ruleset
+from engine.domain.state import IssueState
+
+
+@dataclass
+class Replayer:
+    rules: Ruleset
+    states: dict[str, IssueState] = field(default_factory=dict)
+    heap: list[tuple[datetime, str, int]] = field(default_factory=list)
+    clock: datetime | None = None
+
+    def feed(self, event: Envelope) -> Iterator[Decision]:
+        """Advance the clock to the event's time, then apply it. Yields every decision made."""
+        yield from self.advance(event.time)
+        decision = decide(self.states.get(event.subject), event, self.rules, event.time)
+        self._keep(event.subject, decision)
+        yield decision
+
+    def advance(self, until: datetime) -> Iterator[Decision]:
+        """Fire every deadline due at or before ``until``, in due order."""
+        if self.clock is None or until > self.clock:
+            self.clock = until
+        while self.heap and self.heap[0][0] <= until:
+            due, issue_id, token = heapq.heappop(self.heap)
+            state = self.states.get(issue_id)
+            if state is None or not any(d.token == token and d.due == due for d in state.deadlines):
+                continue  # stale: the issue moved on since this deadline was armed
+            tick = DeadlineReached(issue_id=issue_id, due=due, token=token)
+            decision = decide(state, tick, self.rules, due)
+            self._keep(issue_id, decision)
+            yield decision
+
+    def run(self, events: Iterable[Envelope], until: datetime | None = None) -> Iterator[Decision]:
+        for event in events:
+            yield from self.feed(event)
+        if until is not None:
+            yield from self.advance(until)
+
+    def _keep(self, issue_id: str, decision: Decision) -> None:
+        state = decision.state
+        if state is None:
+            return
+        previous = self.states.get(issue_id)
+        self.states[issue_id] = state
+        if decision.result != "accepted" and previous is not None and previous.version == state.version:
+            return
+        armed = {(d.due, d.token) for d in state.deadlines}
+        for due, token in armed:
+            if token == state.version:  # newly armed in this decision
+                heapq.heappush(self.heap, (due, issue_id, token))

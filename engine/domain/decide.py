@@ -17,9 +17,10 @@ Rules of the game:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine.domain.decision import Decision, Result
+from engine.domain.fast import build, replace
 from engine.domain.events import (
     DeadlineReached,
     Envelope,
@@ -47,6 +48,7 @@ from engine.domain.transitions import (
 
 Event = Envelope | DeadlineReached
 
+_TICK = timedelta(microseconds=1)
 MAX_SEEN = 256  # event keys kept per issue; far above any real issue's event count
 
 
@@ -60,14 +62,14 @@ def decide(state: IssueState | None, event: Event, rules: Ruleset, now: datetime
     key = event_key(event)
     if state is not None and (key in state.seen or key == state.last_trigger):
         resend = state.last_emitted if key == state.last_trigger else ()
-        return Decision(result="duplicate", state=state, emit=resend)
+        return build(Decision, result="duplicate", state=state, emit=resend)
     if state is None:
         if isinstance(event, IssueRaised):
             return _raise(event, rules, key)
-        return Decision(result="unfit", state=None, reason="unknown_issue")
+        return build(Decision, result="unfit", state=None, reason="unknown_issue")
     if isinstance(event, DeadlineReached):
         if not any(d.token == event.token and d.due == event.due for d in state.deadlines):
-            return Decision(result="stale", state=state)
+            return build(Decision, result="stale", state=state)
         draft = _draft(state, rules)
         fire_due(draft, now)
         return _done(draft, key, "accepted", "")
@@ -83,9 +85,7 @@ def decide(state: IssueState | None, event: Event, rules: Ruleset, now: datetime
 
 def _before(at: datetime) -> datetime:
     # deadlines due strictly before the fact fire first; a fact exactly at the limit is on time
-    from datetime import timedelta
-
-    return at - timedelta(microseconds=1)
+    return at - _TICK
 
 
 def _draft(state: IssueState, rules: Ruleset) -> Draft:
@@ -110,16 +110,15 @@ def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
     seen = state.seen if key.startswith("deadline:") else (*state.seen[-MAX_SEEN + 1 :], key)
     emitted = tuple(draft.emit)
     changed = bool(emitted) or result == "accepted"
-    state = state.model_copy(
-        update={
-            "version": draft.version if changed else state.version,
-            "seen": seen,
-            "last_trigger": key,
-            "last_emitted": emitted,
-            "unfit": state.unfit + (result == "unfit"),
-        }
+    state = replace(
+        state,
+        version=draft.version if changed else state.version,
+        seen=seen,
+        last_trigger=key,
+        last_emitted=emitted,
+        unfit=state.unfit + (result == "unfit"),
     )
-    return Decision(
+    return build(Decision, 
         result=result, state=state, emit=emitted, counts=tuple(draft.counts), reason=reason,
         warnings=tuple(draft.warnings),
     )
@@ -127,9 +126,9 @@ def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
 
 def _unfit(state: IssueState, key: str, reason: str) -> Decision:
     seen = (*state.seen[-MAX_SEEN + 1 :], key)
-    return Decision(
+    return build(Decision, 
         result="unfit",
-        state=state.model_copy(update={"seen": seen, "unfit": state.unfit + 1}),
+        state=replace(state, seen=seen, unfit=state.unfit + 1),
         reason=reason,
     )
 
@@ -138,15 +137,17 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
     data = event.data
     grid = rules.registry.grids.get(data.grid)
     if grid is None:
-        return Decision(result="rejected", state=None, reason="unknown_grid")
+        return build(Decision, result="rejected", state=None, reason="unknown_grid")
     village = rules.registry.villages[grid.village]
-    facts = Facts(
+    facts = build(
+        Facts,
         category=data.category, severity=data.severity,
         reporter=data.reporter.kind if data.reporter else "unknown", source=event.source,
         street=village.street,
     )
     rule = rules.match(facts)
-    state = IssueState(
+    state = build(
+        IssueState,
         issue_id=event.subject, version=0, status="open", raised_at=event.time, grid=grid.id,
         village=village.id, street=village.street, category=data.category,
         severity=data.severity, hint_departments=data.departments, rule=rule.id,
@@ -233,7 +234,7 @@ def _reported(draft: Draft, department: str, at: datetime) -> str:
     outcome = "on_time" if at <= record.due else "late"
     draft.count("whistle_report_outcomes_total", department=department, outcome=outcome)
     reports = tuple(
-        r.model_copy(update={"reported_at": at, "outcome": outcome}) if r is record else r
+        replace(r, reported_at=at, outcome=outcome) if r is record else r
         for r in s.reports
     )
     deadlines = tuple(d for d in s.deadlines if not (d.kind == "report" and d.unit == department))
@@ -247,7 +248,7 @@ def _progressed(draft: Draft, unit: str, at: datetime) -> str:
         return "not_holder"
     route = draft.rules.route(s.category)
     if s.level == "department" and route.progress_every is not None:
-        again = Deadline(kind="progress", unit=s.lead or unit,
+        again = build(Deadline, kind="progress", unit=s.lead or unit,
                          due=draft.add(at, route.progress_every), token=draft.version)
         draft.update(deadlines=(*(d for d in s.deadlines if d.kind != "progress"), again))
     return ""
@@ -260,7 +261,7 @@ def _resolved(draft: Draft, unit: str, at: datetime) -> str:
     if s.level != "department" and s.response is None:
         _respond(draft, at)  # solving it is answering it
     window = draft.rule.closing.rating_window
-    rating = Deadline(kind="rating", unit=unit, due=draft.add(at, window), token=draft.version)
+    rating = build(Deadline, kind="rating", unit=unit, due=draft.add(at, window), token=draft.version)
     reports_due = tuple(d for d in draft.state.deadlines if d.kind == "report")
     draft.update(status="resolved", resolved_at=at, deadlines=(*reports_due, rating))
     return ""

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.domain.calendar import Limit, WorkingCalendar
 from engine.domain.decision import Count
+from engine.domain.fast import build, replace
 from engine.domain.events import (
     AssignedData,
     ClosedData,
@@ -55,15 +56,16 @@ class Draft:
         return self.rules.calendars[self.rule.calendar]
 
     def update(self, **changes: Any) -> None:
-        self.state = self.state.model_copy(update=changes)
+        self.state = replace(self.state, **changes)
 
     def count(self, family: str, value: float = 1.0, **labels: str) -> None:
-        self.counts.append(Count(family=family, labels=tuple(labels.items()), value=value))
+        self.counts.append(build(Count, family=family, labels=tuple(labels.items()), value=value))
 
     def send(self, cls: type[Outbound], data: Any, at: datetime) -> None:
         s = self.state
         self.emit.append(
-            cls.model_construct(
+            build(
+                cls,
                 id=f"{s.issue_id}:{self.version}:{len(self.emit)}",
                 subject=s.issue_id,
                 time=at,
@@ -82,13 +84,13 @@ class Draft:
 
     def deadline(self, kind: DeadlineKind, unit: str, start: datetime, due: datetime) -> list[Deadline]:
         """A limit's deadline and, if the rule says so, its pre-breach warning point."""
-        out = [Deadline(kind=kind, unit=unit, due=due, token=self.version)]
+        out = [build(Deadline, kind=kind, unit=unit, due=due, token=self.version)]
         warn_at = self.rule.warn_at
         if warn_at is not None and kind != "rating":
             point = self.calendar.point(start, due, warn_at)
             if start < point < due:
                 out.append(
-                    Deadline(
+                    build(Deadline, 
                         kind=kind, unit=unit, due=point, token=self.version, warning=True,
                         limit_due=due,
                     )
@@ -133,12 +135,12 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
         for dept in units:
             due = draft.add(at, route.report)
             report_by[dept] = due
-            reports.append(ReportRecord(department=dept, due=due))
+            reports.append(build(ReportRecord, department=dept, due=due))
             deadlines += draft.deadline("report", dept, at, due)
         resolve_by = draft.add(at, step.resolve or route.resolve)
         if route.progress_every is not None:
             deadlines.append(
-                Deadline(kind="progress", unit=lead, due=draft.add(at, route.progress_every),
+                build(Deadline, kind="progress", unit=lead, due=draft.add(at, route.progress_every),
                          token=draft.version)
             )
     else:
@@ -157,7 +159,8 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
     s = draft.state
     draft.send(
         IssueAssigned,
-        AssignedData.model_construct(
+        build(
+            AssignedData,
             sequence=draft.version, level=s.level, units=s.units, lead=lead, respond_by=respond_by,
             resolve_by=resolve_by, report_by=report_by, rule=draft.rule.id,
             rules_version=draft.rules.version, reason=reason,
@@ -173,7 +176,8 @@ def leave(draft: Draft, at: datetime) -> PathEntry:
     if s.level != "department" and response is None and s.respond_by is not None:
         response = "missed"
         draft.count("whistle_responses_total", level=s.level, outcome="missed")
-    return PathEntry.model_construct(
+    return build(
+        PathEntry,
         level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
         response=response,
     )
@@ -192,7 +196,8 @@ def climb(draft: Draft, at: datetime, reason: EscalationReason, hint: tuple[str,
     units = units_for(draft, nxt.level, departments_for(draft, hint)[0])
     draft.send(
         IssueEscalated,
-        EscalatedData.model_construct(
+        build(
+            EscalatedData,
             sequence=draft.version, from_level=s.level, from_units=s.units, to_level=nxt.level,
             to_units=units, reason=reason, rule=draft.rule.id,
         ),
@@ -215,7 +220,8 @@ def reopen(draft: Draft, at: datetime) -> None:
     )
     draft.send(
         IssueReopened,
-        ReopenedData.model_construct(
+        build(
+            ReopenedData,
             sequence=draft.version, count=s.reopens + 1, level=s.level, units=s.units,
             rule=draft.rule.id,
         ),
@@ -223,7 +229,8 @@ def reopen(draft: Draft, at: datetime) -> None:
     )
     draft.send(
         IssueAssigned,
-        AssignedData.model_construct(
+        build(
+            AssignedData,
             sequence=draft.version, level=s.level, units=s.units, lead=s.lead, respond_by=None,
             resolve_by=resolve_by, report_by={}, rule=draft.rule.id,
             rules_version=draft.rules.version, reason="reopened",
@@ -260,7 +267,7 @@ def fire(draft: Draft, d: Deadline) -> None:
         send_limit(draft, IssueOverdue, "progress", d.unit, d.due, d.due)
         route = draft.rules.route(s.category)
         if route.progress_every is not None:
-            again = Deadline(kind="progress", unit=d.unit, due=draft.add(d.due, route.progress_every),
+            again = build(Deadline, kind="progress", unit=d.unit, due=draft.add(d.due, route.progress_every),
                              token=draft.version)
             draft.update(deadlines=(*draft.state.deadlines, again))
         return
@@ -300,14 +307,15 @@ def send_limit(
 def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> None:
     """Close the loop: final path entry, reports settled (never reported = missed), counts."""
     s = draft.state
-    entry = leave(draft, at) if outcome == "resolved" else PathEntry.model_construct(
+    entry = leave(draft, at) if outcome == "resolved" else build(
+        PathEntry,
         level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
         response=s.response,
     )
     reports = []
     for r in s.reports:
         if r.outcome is None:
-            r = r.model_copy(update={"outcome": "missed"})
+            r = replace(r, outcome="missed")
             draft.count("whistle_report_outcomes_total", department=r.department, outcome="missed")
         reports.append(r)
     on_time = outcome == "resolved" and s.breaches == 0
@@ -317,7 +325,8 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
     s = draft.state
     draft.send(
         IssueClosed,
-        ClosedData.model_construct(
+        build(
+            ClosedData,
             sequence=draft.version, outcome=outcome, satisfied=satisfied, closed_level=s.level,
             closed_units=s.units, raised_at=s.raised_at, closed_at=at, path=s.path,
             reports=s.reports, breaches=s.breaches, on_time=on_time, street=s.street,

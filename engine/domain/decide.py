@@ -36,6 +36,7 @@ from engine.domain.events import (
 from engine.domain.ruleset import Facts, Rule, Ruleset
 from engine.domain.state import Deadline, IssueState
 from engine.domain.transitions import (
+    utc,
     Draft,
     can_climb,
     climb,
@@ -71,15 +72,15 @@ def decide(state: IssueState | None, event: Event, rules: Ruleset, now: datetime
         if not any(d.token == event.token and d.due == event.due for d in state.deadlines):
             return build(Decision, result="stale", state=state)
         draft = _draft(state, rules)
-        fire_due(draft, now)
+        fire_due(draft, utc(now))
         return _done(draft, key, "accepted", "")
     if state.status == "closed":
         return _unfit(state, key, "closed")
     assert isinstance(event, Envelope)
     draft = _draft(state, rules)
-    at = min(event.time, now)
-    fire_due(draft, _before(at))
-    reason = _apply(draft, event, event.time)
+    at = utc(event.time)
+    fire_due(draft, _before(min(at, utc(now))))
+    reason = _apply(draft, event, at)
     return _done(draft, key, "unfit" if reason else "accepted", reason)
 
 
@@ -135,6 +136,7 @@ def _unfit(state: IssueState, key: str, reason: str) -> Decision:
 
 def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
     data = event.data
+    at = utc(event.time)
     grid = rules.registry.grids.get(data.grid)
     if grid is None:
         return build(Decision, result="rejected", state=None, reason="unknown_grid")
@@ -148,15 +150,15 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
     rule = rules.match(facts)
     state = build(
         IssueState,
-        issue_id=event.subject, version=0, status="open", raised_at=event.time, grid=grid.id,
+        issue_id=event.subject, version=0, status="open", raised_at=at, grid=grid.id,
         village=village.id, street=village.street, category=data.category,
         severity=data.severity, hint_departments=data.departments, rule=rule.id,
         rules_version=rules.version, step=0, level=rule.ladder[0].level, units=(),
-        entered_at=event.time, entry_reason="raised", resolve_by=event.time,
+        entered_at=at, entry_reason="raised", resolve_by=at,
     )
     draft = Draft(state, rules, rule, 1)
     draft.count("whistle_issues_raised_total", street=village.street, category=data.category)
-    enter(draft, 0, event.time, "raised")
+    enter(draft, 0, at, "raised")
     return _done(draft, key, "accepted", "")
 
 
@@ -248,7 +250,7 @@ def _progressed(draft: Draft, unit: str, at: datetime) -> str:
         return "not_holder"
     route = draft.rules.route(s.category)
     if s.level == "department" and route.progress_every is not None:
-        again = build(Deadline, kind="progress", unit=s.lead or unit,
+        again = Deadline(kind="progress", unit=s.lead or unit,
                          due=draft.add(at, route.progress_every), token=draft.version)
         draft.update(deadlines=(*(d for d in s.deadlines if d.kind != "progress"), again))
     return ""
@@ -261,7 +263,7 @@ def _resolved(draft: Draft, unit: str, at: datetime) -> str:
     if s.level != "department" and s.response is None:
         _respond(draft, at)  # solving it is answering it
     window = draft.rule.closing.rating_window
-    rating = build(Deadline, kind="rating", unit=unit, due=draft.add(at, window), token=draft.version)
+    rating = Deadline(kind="rating", unit=unit, due=draft.add(at, window), token=draft.version)
     reports_due = tuple(d for d in draft.state.deadlines if d.kind == "report")
     draft.update(status="resolved", resolved_at=at, deadlines=(*reports_due, rating))
     return ""

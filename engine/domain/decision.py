@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -12,13 +12,11 @@ from engine.domain.state import IssueState
 Result = Literal["accepted", "duplicate", "stale", "unfit", "rejected"]
 
 
-class Count(BaseModel):
+class Count(NamedTuple):
     """One increment of a metric family (or one histogram observation), as the core decided it.
 
     The shell applies these verbatim, so metrics equal what the decisions say.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     family: str
     labels: tuple[tuple[str, str], ...] = ()

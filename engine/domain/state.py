@@ -8,7 +8,7 @@ runtime wakes the core with ``DeadlineReached`` and a stale token changes nothin
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,8 +19,11 @@ DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating"]
 Status = Literal["open", "resolved", "closed"]
 
 
-class Deadline(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Deadline(NamedTuple):
+    """A limit's due time (or its warning point), armed at state version ``token``.
+
+    A named tuple, not a model: decisions make several of these, and a tuple costs a tenth.
+    """
 
     kind: DeadlineKind
     unit: str

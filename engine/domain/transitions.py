@@ -8,7 +8,7 @@ tick came on time or late, which is what makes replays with a virtual clock exac
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from engine.domain.calendar import Limit, WorkingCalendar
@@ -36,7 +36,15 @@ from engine.domain.events import (
 from engine.domain.ruleset import Level, Route, Rule, Ruleset, Step
 from engine.domain.state import Deadline, DeadlineKind, IssueState
 
+UTC = timezone.utc
 MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
+
+
+def utc(moment: datetime) -> datetime:
+    """Times inside the core are UTC: aware datetimes with one shared tzinfo compare without
+    calling ``utcoffset()``, which made comparisons the single largest cost of a decision.
+    Calendars convert to their own zone for working-time arithmetic."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 class Draft:
@@ -59,7 +67,7 @@ class Draft:
         self.state = replace(self.state, **changes)
 
     def count(self, family: str, value: float = 1.0, **labels: str) -> None:
-        self.counts.append(build(Count, family=family, labels=tuple(labels.items()), value=value))
+        self.counts.append(Count(family=family, labels=tuple(labels.items()), value=value))
 
     def send(self, cls: type[Outbound], data: Any, at: datetime) -> None:
         s = self.state
@@ -74,7 +82,7 @@ class Draft:
         )
 
     def add(self, start: datetime, limit: Limit) -> datetime:
-        due = self.calendar.add(start, limit)
+        due = utc(self.calendar.add(start, limit))
         if self.calendar.beyond_known(due):
             self.warnings.append(
                 f"calendar {self.calendar.name}: deadline {due.isoformat()} is past its known "
@@ -84,13 +92,13 @@ class Draft:
 
     def deadline(self, kind: DeadlineKind, unit: str, start: datetime, due: datetime) -> list[Deadline]:
         """A limit's deadline and, if the rule says so, its pre-breach warning point."""
-        out = [build(Deadline, kind=kind, unit=unit, due=due, token=self.version)]
+        out = [Deadline(kind=kind, unit=unit, due=due, token=self.version)]
         warn_at = self.rule.warn_at
         if warn_at is not None and kind != "rating":
-            point = self.calendar.point(start, due, warn_at)
+            point = utc(self.calendar.point(start, due, warn_at))
             if start < point < due:
                 out.append(
-                    build(Deadline, 
+                    Deadline(
                         kind=kind, unit=unit, due=point, token=self.version, warning=True,
                         limit_due=due,
                     )
@@ -140,7 +148,7 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
         resolve_by = draft.add(at, step.resolve or route.resolve)
         if route.progress_every is not None:
             deadlines.append(
-                build(Deadline, kind="progress", unit=lead, due=draft.add(at, route.progress_every),
+                Deadline(kind="progress", unit=lead, due=draft.add(at, route.progress_every),
                          token=draft.version)
             )
     else:
@@ -267,7 +275,7 @@ def fire(draft: Draft, d: Deadline) -> None:
         send_limit(draft, IssueOverdue, "progress", d.unit, d.due, d.due)
         route = draft.rules.route(s.category)
         if route.progress_every is not None:
-            again = build(Deadline, kind="progress", unit=d.unit, due=draft.add(d.due, route.progress_every),
+            again = Deadline(kind="progress", unit=d.unit, due=draft.add(d.due, route.progress_every),
                              token=draft.version)
             draft.update(deadlines=(*draft.state.deadlines, again))
         return

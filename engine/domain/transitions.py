@@ -82,13 +82,13 @@ class Draft:
         )
 
     def add(self, start: datetime, limit: Limit) -> datetime:
-        due = utc(self.calendar.add(start, limit))
-        if self.calendar.beyond_known(due):
+        local = self.calendar.add(start, limit)
+        if self.calendar.beyond_known(local):
             self.warnings.append(
-                f"calendar {self.calendar.name}: deadline {due.isoformat()} is past its known "
+                f"calendar {self.calendar.name}: deadline {local.isoformat()} is past its known "
                 f"holiday data ({self.calendar.known_until}); computed with weekends only"
             )
-        return due
+        return utc(local)
 
     def deadline(self, kind: DeadlineKind, unit: str, start: datetime, due: datetime) -> list[Deadline]:
         """A limit's deadline and, if the rule says so, its pre-breach warning point."""

@@ -1,0 +1,135 @@
+"""``whistle rules explain``: which rule an event matches and its ladder with real deadlines.
+
+The deadlines are not recomputed here: the issue is run through the core itself with a virtual
+clock, each rung acknowledging at once and never resolving, so every rung is reached when the
+one below runs out of its resolve limit. What explain shows is what the engine would do.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from typing import Any
+
+from engine.domain.events import IssueAcknowledged, IssueAssigned, IssueRaised, IssueWarning
+from engine.domain.replay import Replayer
+from engine.domain.ruleset import Facts, Rule, Ruleset
+from engine.domain.state import IssueState
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+ACK_SOURCE = "whistle/explain"
+
+
+def matched_rule(event: IssueRaised, rules: Ruleset) -> Rule:
+    grid = rules.registry.grids[event.data.grid]
+    d = event.data
+    return rules.match(
+        Facts(category=d.category, severity=d.severity,
+              reporter=d.reporter.kind if d.reporter else "unknown", source=event.source,
+              street=rules.registry.street_of(grid.id))
+    )
+
+
+def explain(event: IssueRaised, rules: Ruleset, at: datetime | None = None) -> dict[str, Any]:
+    if at is not None:
+        event = event.model_copy(update={"time": at})
+    rule = matched_rule(event, rules)
+    calendar = rules.calendars[rule.calendar]
+    replayer = Replayer(rules)
+    rungs: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    decisions = list(replayer.feed(event))
+    for n in range(2 * len(rule.ladder) + 1):
+        for decision in decisions:
+            warnings += [w for w in decision.warnings if w not in warnings]
+            for out in decision.emit:
+                if isinstance(out, IssueAssigned):
+                    rungs.append(_rung(out, rules))
+                elif isinstance(out, IssueWarning) and rungs:
+                    rungs[-1]["warnings"].append(
+                        {"kind": out.data.kind, "unit": out.data.unit, "at": out.time.isoformat()}
+                    )
+        state = replayer.states.get(event.subject)
+        if state is None or state.status != "open" or state.level == "department":
+            break
+        if state.response is None:
+            decisions = list(replayer.feed(_ack(state, n)))
+        else:
+            decisions = list(replayer.advance(state.resolve_by))
+    return {
+        "event": {"id": event.id, "subject": event.subject, "time": event.time.isoformat(),
+                  "grid": event.data.grid, "category": event.data.category,
+                  "severity": event.data.severity},
+        "rule": {"id": rule.id, "description": rule.description, "source": rule.source,
+                 "match": [c.describe() for c in rule.match] or ["(catch-all)"]},
+        "calendar": {"name": calendar.name, "always": calendar.always,
+                     "timezone": calendar.timezone,
+                     "known_until": calendar.known_until.isoformat()
+                     if calendar.known_until else None},
+        "rules_version": rules.version,
+        "ladder": rungs,
+        "warnings": warnings,
+    }
+
+
+def _ack(state: IssueState, n: int) -> IssueAcknowledged:
+    return IssueAcknowledged.model_validate(
+        {"id": f"explain-ack-{n}", "source": ACK_SOURCE, "subject": state.issue_id,
+         "time": state.entered_at.isoformat(), "data": {"unit": state.units[0]}},
+        strict=False,
+    )
+
+
+def _rung(out: IssueAssigned, rules: Ruleset) -> dict[str, Any]:
+    d = out.data
+    return {
+        "level": d.level,
+        "units": [{"id": u, "name": rules.registry.name_of(u)} for u in d.units],
+        "lead": d.lead,
+        "from": out.time.isoformat(),
+        "respond_by": d.respond_by.isoformat() if d.respond_by else None,
+        "resolve_by": d.resolve_by.isoformat(),
+        "report_by": {k: v.isoformat() for k, v in d.report_by.items()},
+        "warnings": [],
+    }
+
+
+def when(text: str | None, zone: str = "UTC") -> str:
+    if text is None:
+        return "-"
+    t = datetime.fromisoformat(text).astimezone(ZoneInfo(zone))
+    return f"{t:%Y-%m-%d} {WEEKDAYS[t.weekday()]} {t:%H:%M}"
+
+
+def render(report: dict[str, Any]) -> str:
+    ev, rule, cal = report["event"], report["rule"], report["calendar"]
+    tz = cal["timezone"]
+    lines = [
+        f"event:    issue.raised {ev['subject']} at {when(ev['time'], tz)} "
+        f"(grid {ev['grid']}, category {ev['category']}, severity {ev['severity']})",
+        f"rule:     {rule['id']}  [{rule['source']}]  {rule['description']}",
+        f"matched:  {', '.join(rule['match'])}",
+        f"calendar: {cal['name']} ({'24x7' if cal['always'] else 'working time'}, "
+        f"{tz}, holiday data until {cal['known_until'] or '-'})",
+        f"version:  {report['rules_version']}",
+        "",
+        f"times in {tz}; ladder (each rung acknowledges at once and is reached when the one below runs out of "
+        "its resolve limit):",
+    ]
+    for i, rung in enumerate(report["ladder"], 1):
+        names = ", ".join(
+            f"{u['id']} {u['name']}" + (" (lead)" if u["id"] == rung["lead"] else "")
+            for u in rung["units"]
+        )
+        lines.append(f"  {i}. {rung['level']:<10} {names}")
+        lines.append(f"       from       {when(rung['from'], tz)}")
+        if rung["respond_by"]:
+            lines.append(f"       respond by {when(rung['respond_by'], tz)}")
+        for dept, due in rung["report_by"].items():
+            lines.append(f"       report by  {when(due, tz)}  ({dept})")
+        lines.append(f"       resolve by {when(rung['resolve_by'], tz)}")
+        for w in rung["warnings"]:
+            lines.append(f"       warning    {when(w['at'], tz)}  ({w['kind']}, {w['unit']})")
+    for w in report["warnings"]:
+        lines.append(f"WARNING: {w}")
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""``whistle rules show``: the registry and the compiled rules, as a tree or as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.domain.calendar import Limit
+from engine.domain.ruleset import Ruleset
+
+
+def _limit(limit: Limit | None) -> str | None:
+    return None if limit is None else str(limit)
+
+
+def show(rules: Ruleset) -> dict[str, Any]:
+    reg = rules.registry
+    streets = []
+    for street in reg.streets.values():
+        villages = []
+        for v in reg.villages.values():
+            if v.street != street.id:
+                continue
+            grids = [{"id": g.id, "name": g.name} for g in reg.grids.values() if g.village == v.id]
+            villages.append({"id": v.id, "name": v.name, "kind": v.kind, "sample": v.sample,
+                             "grids": grids})
+        streets.append({"id": street.id, "name": street.name, "kind": street.kind,
+                        "villages": villages})
+    return {
+        "version": rules.version,
+        "org": {
+            "streets": streets,
+            "departments": [{"id": d.id, "name": d.name} for d in reg.departments.values()],
+        },
+        "calendars": [
+            {"name": c.name, "always": c.always, "timezone": c.timezone,
+             "hours": [f"{a:%H:%M}-{b:%H:%M}" for a, b in c.hours],
+             "known_until": c.known_until.isoformat() if c.known_until else None}
+            for c in rules.calendars.values()
+        ],
+        "categories": dict(rules.categories),
+        "routes": [
+            {"category": r.category, "lead": r.lead, "co": list(r.co), "report": str(r.report),
+             "resolve": str(r.resolve), "progress_every": _limit(r.progress_every)}
+            for r in rules.routes.values()
+        ],
+        "rules": [
+            {"id": r.id, "description": r.description, "source": r.source,
+             "match": [c.describe() for c in r.match], "calendar": r.calendar,
+             "warn_at": r.warn_at,
+             "closing": {"rating_window": str(r.closing.rating_window),
+                         "max_reopens": r.closing.max_reopens},
+             "ladder": [
+                 {"level": s.level, "respond": _limit(s.respond), "resolve": _limit(s.resolve),
+                  "escalate_on": [k for k, on in (("respond", s.escalate_on_respond_overdue),
+                                                  ("resolve", s.escalate_on_resolve_overdue)) if on]}
+                 for s in r.ladder
+             ]}
+            for r in rules.rules
+        ],
+    }
+
+
+def render_show(data: dict[str, Any]) -> str:
+    lines = [f"rules version {data['version']}", "", "org:"]
+    for s in data["org"]["streets"]:
+        grids = sum(len(v["grids"]) for v in s["villages"])
+        lines.append(f"  {s['id']} {s['name']} ({s['kind']}; {len(s['villages'])} villages, "
+                     f"{grids} grids)")
+        for v in s["villages"]:
+            sample = ", sample" if v["sample"] else ""
+            gids = " ".join(g["id"] for g in v["grids"])
+            lines.append(f"    {v['id']} {v['name']} ({v['kind']}{sample}): {gids}")
+    lines.append("  departments:")
+    for d in data["org"]["departments"]:
+        lines.append(f"    {d['id']} {d['name']}")
+    lines += ["", "calendars:"]
+    for c in data["calendars"]:
+        kind = "24x7" if c["always"] else f"{' '.join(c['hours'])}, holidays until " \
+            f"{c['known_until']}"
+        lines.append(f"  {c['name']}: {c['timezone']}, {kind}")
+    lines += ["", "routes:"]
+    for r in data["routes"]:
+        co = f" + {', '.join(r['co'])}" if r["co"] else ""
+        progress = f", progress every {r['progress_every']}" if r["progress_every"] else ""
+        lines.append(f"  {r['category']}: lead {r['lead']}{co}; report {r['report']}, "
+                     f"resolve {r['resolve']}{progress}")
+    lines += ["", "rules (first match wins):"]
+    for r in data["rules"]:
+        match = " AND ".join(r["match"]) or "(catch-all)"
+        lines.append(f"  - {r['id']}  [{r['source']}]  match {match}")
+        lines.append(f"      calendar {r['calendar']}, warn at {r['warn_at']}, rating window "
+                     f"{r['closing']['rating_window']}, max reopens {r['closing']['max_reopens']}")
+        for s in r["ladder"]:
+            parts = [f"respond {s['respond']}" if s["respond"] else None,
+                     f"resolve {s['resolve']}" if s["resolve"] else "limits from route",
+                     f"escalate on {'/'.join(s['escalate_on']) or 'nothing'}"]
+            lines.append(f"      -> {s['level']}: {', '.join(p for p in parts if p)}")
+    return "\n".join(lines)

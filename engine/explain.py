@@ -8,8 +8,8 @@ one below runs out of its resolve limit. What explain shows is what the engine w
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.domain.events import IssueAcknowledged, IssueAssigned, IssueRaised, IssueWarning
 from engine.domain.replay import Replayer
@@ -113,8 +113,8 @@ def render(report: dict[str, Any]) -> str:
         f"{tz}, holiday data until {cal['known_until'] or '-'})",
         f"version:  {report['rules_version']}",
         "",
-        f"times in {tz}; ladder (each rung acknowledges at once and is reached when the one below runs out of "
-        "its resolve limit):",
+        f"times in {tz}; ladder (each rung acknowledges at once and is reached when the one "
+        "below runs out of its resolve limit):",
     ]
     for i, rung in enumerate(report["ladder"], 1):
         names = ", ".join(

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from engine.domain.calendar import Limit
-from engine.domain.ruleset import Ruleset
+from engine.domain.ruleset import Ruleset, Step
 
 
 def _limit(limit: Limit | None) -> str | None:
     return None if limit is None else str(limit)
+
+
+def _escalate_on(step: Step) -> list[str]:
+    on = (
+        ("respond", step.escalate_on_respond_overdue),
+        ("resolve", step.escalate_on_resolve_overdue),
+    )
+    return [kind for kind, yes in on if yes]
 
 
 def show(rules: Ruleset) -> dict[str, Any]:
@@ -50,9 +58,9 @@ def show(rules: Ruleset) -> dict[str, Any]:
              "closing": {"rating_window": str(r.closing.rating_window),
                          "max_reopens": r.closing.max_reopens},
              "ladder": [
-                 {"level": s.level, "respond": _limit(s.respond), "resolve": _limit(s.resolve),
-                  "escalate_on": [k for k, on in (("respond", s.escalate_on_respond_overdue),
-                                                  ("resolve", s.escalate_on_resolve_overdue)) if on]}
+                 {"level": s.level, "respond": _limit(s.respond),
+                  "resolve": _limit(s.resolve),
+                  "escalate_on": _escalate_on(s)}
                  for s in r.ladder
              ]}
             for r in rules.rules

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.domain.events import INBOUND_TYPES, Envelope, Outbound
+from engine.domain.events import INBOUND_TYPES, Envelope, IssueAssigned, Outbound
 from engine.domain.replay import Replayer
 from engine.domain.ruleset import Ruleset
 
@@ -87,9 +87,9 @@ class World:
 
     def react(self, out: Outbound) -> list[Envelope]:
         """The world's answers to one engine event (with future times)."""
-        if out.type != "issue.assigned":
+        if not isinstance(out, IssueAssigned):
             return []
-        d: Any = out.data
+        d = out.data
         rng, issue, at = self.rng, out.subject, out.time
         events: list[Envelope] = []
 
@@ -102,8 +102,9 @@ class World:
                 if dept in d.report_by and rng.random() < 0.93:  # a few departments never report
                     events.append(self._event("reported", issue, later(dept, d.report_by[dept]),
                                               department=dept))
-            done = later(d.lead, d.resolve_by)
-            events.append(self._event("progressed", issue, at + (done - at) / 2, unit=d.lead,
+            lead = d.lead or d.units[0]
+            done = later(lead, d.resolve_by)
+            events.append(self._event("progressed", issue, at + (done - at) / 2, unit=lead,
                                       note="处理中"))
         else:
             holder = d.units[0]

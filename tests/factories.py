@@ -49,7 +49,8 @@ def ruleset(max_reopens: int = 1, warn_at: float | None = 0.8) -> Ruleset:
 
     Emergencies skip to the street (15m, 60m) and then the departments. Wall time throughout.
     """
-    closing = Closing(rating_window=Limit(amount=3, unit="days", text="3d"), max_reopens=max_reopens)
+    window = Limit(amount=3, unit="days", text="3d")
+    closing = Closing(rating_window=window, max_reopens=max_reopens)
     full = (
         Step(level="grid", respond=minutes(30), resolve=minutes(120)),
         Step(level="village", respond=minutes(60), resolve=minutes(240)),

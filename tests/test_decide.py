@@ -232,7 +232,6 @@ def test_a_fact_after_a_missed_deadline_sees_the_deadline_fire_first() -> None:
 
 
 def test_counts_follow_the_decisions() -> None:
-    _, out = run(raised("A", T0))
     r = Replayer(ruleset())
     counts = [c for d in r.run([raised("B", T0)], until=T0 + 31 * M) for c in d.counts]
     families = [c.family for c in counts]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,7 +135,7 @@ def check_closure(e: Outbound) -> None:
     path = c.path
     assert path, "a closed issue has a path"
     assert path[0].entered_at == c.raised_at and path[-1].left_at == c.closed_at
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         assert a.left_at == b.entered_at
         assert LEVEL_RANK[a.level] < LEVEL_RANK[b.level]
     assert path[-1].level == c.closed_level and path[-1].units == c.closed_units

@@ -20,7 +20,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from engine.domain.decision import Decision, Result
-from engine.domain.fast import build, replace
 from engine.domain.events import (
     DeadlineReached,
     Envelope,
@@ -33,10 +32,10 @@ from engine.domain.events import (
     IssueWhistled,
     IssueWithdrawn,
 )
+from engine.domain.fast import build, replace
 from engine.domain.ruleset import Facts, Rule, Ruleset
 from engine.domain.state import Deadline, IssueState
 from engine.domain.transitions import (
-    utc,
     Draft,
     can_climb,
     climb,
@@ -45,6 +44,7 @@ from engine.domain.transitions import (
     enter,
     fire_due,
     reopen,
+    utc,
 )
 
 Event = Envelope | DeadlineReached
@@ -119,7 +119,7 @@ def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
         last_emitted=emitted,
         unfit=state.unfit + (result == "unfit"),
     )
-    return build(Decision, 
+    return build(Decision,
         result=result, state=state, emit=emitted, counts=tuple(draft.counts), reason=reason,
         warnings=tuple(draft.warnings),
     )
@@ -127,7 +127,7 @@ def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
 
 def _unfit(state: IssueState, key: str, reason: str) -> Decision:
     seen = (*state.seen[-MAX_SEEN + 1 :], key)
-    return build(Decision, 
+    return build(Decision,
         result="unfit",
         state=replace(state, seen=seen, unfit=state.unfit + 1),
         reason=reason,

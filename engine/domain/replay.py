@@ -59,7 +59,8 @@ class Replayer:
             return
         previous = self.states.get(issue_id)
         self.states[issue_id] = state
-        if decision.result != "accepted" and previous is not None and previous.version == state.version:
+        unchanged = previous is not None and previous.version == state.version
+        if decision.result != "accepted" and unchanged:
             return
         armed = {(d.due, d.token) for d in state.deadlines}
         for due, token in armed:

@@ -95,7 +95,10 @@ class Condition(Frozen):
         return hit != self.negate
 
     def describe(self) -> str:
-        op = "!~" if self.negate and self.regex else "=~" if self.regex else "!=" if self.negate else "="
+        if self.regex is not None:
+            op = "!~" if self.negate else "=~"
+        else:
+            op = "!=" if self.negate else "="
         rhs = self.regex if self.regex is not None else "|".join(self.values)
         return f"{self.field}{op}{rhs}"
 

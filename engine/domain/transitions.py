@@ -8,12 +8,11 @@ tick came on time or late, which is what makes replays with a virtual clock exac
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.domain.calendar import Limit, WorkingCalendar
 from engine.domain.decision import Count
-from engine.domain.fast import build, replace
 from engine.domain.events import (
     AssignedData,
     ClosedData,
@@ -33,10 +32,11 @@ from engine.domain.events import (
     ReportRecord,
     WarningData,
 )
+from engine.domain.fast import build, replace
 from engine.domain.ruleset import Level, Route, Rule, Ruleset, Step
 from engine.domain.state import Deadline, DeadlineKind, IssueState
 
-UTC = timezone.utc
+UTC = UTC
 MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
 
 
@@ -90,7 +90,9 @@ class Draft:
             )
         return utc(local)
 
-    def deadline(self, kind: DeadlineKind, unit: str, start: datetime, due: datetime) -> list[Deadline]:
+    def deadline(
+        self, kind: DeadlineKind, unit: str, start: datetime, due: datetime
+    ) -> list[Deadline]:
         """A limit's deadline and, if the rule says so, its pre-breach warning point."""
         out = [Deadline(kind=kind, unit=unit, due=due, token=self.version)]
         warn_at = self.rule.warn_at
@@ -263,29 +265,31 @@ def fire_due(draft: Draft, now: datetime) -> None:
 
 def fire(draft: Draft, d: Deadline) -> None:
     s = draft.state
+    if d.kind == "rating":
+        close(draft, d.due, "resolved", None)
+        return
     if d.warning:
         assert d.limit_due is not None
         send_limit(draft, IssueWarning, d.kind, d.unit, d.limit_due, d.due)
         draft.count("whistle_deadline_warnings_total", kind=d.kind, level=s.level)
         return
-    if d.kind == "rating":
-        close(draft, d.due, "resolved", None)
-        return
-    if d.kind == "progress":
+    kind: LimitKind = d.kind
+    if kind == "progress":
         send_limit(draft, IssueOverdue, "progress", d.unit, d.due, d.due)
         route = draft.rules.route(s.category)
         if route.progress_every is not None:
-            again = Deadline(kind="progress", unit=d.unit, due=draft.add(d.due, route.progress_every),
-                             token=draft.version)
+            due = draft.add(d.due, route.progress_every)
+            again = Deadline(kind="progress", unit=d.unit, due=due, token=draft.version)
             draft.update(deadlines=(*draft.state.deadlines, again))
         return
     # a missed limit: respond, resolve or report
-    send_limit(draft, IssueOverdue, d.kind, d.unit, d.due, d.due)
-    draft.count("whistle_deadlines_missed_total", kind=d.kind, level=s.level)
+    send_limit(draft, IssueOverdue, kind, d.unit, d.due, d.due)
+    draft.count("whistle_deadlines_missed_total", kind=kind, level=s.level)
     draft.update(breaches=s.breaches + 1)
     # its warning, if not yet fired, is moot now
     draft.update(deadlines=tuple(
-        x for x in draft.state.deadlines if not (x.warning and x.kind == d.kind and x.unit == d.unit)
+        x for x in draft.state.deadlines
+        if not (x.warning and x.kind == d.kind and x.unit == d.unit)
     ))
     step = draft.rule.ladder[s.step]
     escalate = (d.kind == "respond" and step.escalate_on_respond_overdue) or (

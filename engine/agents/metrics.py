@@ -1,0 +1,118 @@
+"""The engine's Prometheus metrics, on an injected registry (see CONTRACT.md, "Metrics").
+
+The core decides what to count (``Decision.counts``); this module only applies those counts, so
+a redelivered event, which the core answers as a duplicate with no counts, is never counted
+twice. Open issues are a gauge per level summed over the partitions this worker owns, recomputed
+from the table after every rebalance, so ``sum()`` across workers is right.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as PromCounter
+
+from engine.domain.decision import Count
+from engine.domain.ruleset import LEVELS
+
+RESOLUTION_BUCKETS = (
+    600, 1800, 3600, 4 * 3600, 8 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400, 90 * 86400,
+)
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+
+        def counter(name: str, doc: str, *labels: str) -> PromCounter:
+            return PromCounter(name.removesuffix("_total"), doc, labels, registry=r)
+
+        self.families: dict[str, PromCounter | Histogram] = {
+            "whistle_issues_raised_total": counter(
+                "whistle_issues_raised_total", "Issues raised.", "street", "category"),
+            "whistle_escalations_total": counter(
+                "whistle_escalations_total", "Issues moved up a level.",
+                "from_level", "to_level", "reason"),
+            "whistle_responses_total": counter(
+                "whistle_responses_total", "Responses by holding units, by outcome.",
+                "level", "outcome"),
+            "whistle_report_outcomes_total": counter(
+                "whistle_report_outcomes_total",
+                "Department reports (报到) by outcome: the report rate.", "department", "outcome"),
+            "whistle_deadline_warnings_total": counter(
+                "whistle_deadline_warnings_total", "Pre-breach warnings.", "kind", "level"),
+            "whistle_deadlines_missed_total": counter(
+                "whistle_deadlines_missed_total", "Limits missed.", "kind", "level"),
+            "whistle_issues_closed_total": counter(
+                "whistle_issues_closed_total", "Issues closed.",
+                "closed_level", "outcome", "on_time"),
+            "whistle_ratings_total": counter(
+                "whistle_ratings_total", "Residents' ratings.", "satisfied"),
+            "whistle_issue_resolution_seconds": Histogram(
+                "whistle_issue_resolution_seconds", "Raised to closed, for resolved issues.",
+                ["closed_level"], buckets=RESOLUTION_BUCKETS, registry=r),
+        }
+        self.events = counter(
+            "whistle_events_total", "Inbound events by type and result.", "type", "result")
+        self.rejected = counter(
+            "whistle_events_rejected_total", "Inbound messages rejected, by reason.", "reason")
+        self.timer_lag = Histogram(
+            "whistle_timer_lag_seconds", "Deadline due to its event emitted.",
+            buckets=LAG_BUCKETS, registry=r)
+        self.open_issues = Gauge(
+            "whistle_open_issues", "Open issues by level on this worker's partitions.",
+            ["level"], registry=r)
+        self.rules_info = Gauge(
+            "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
+        self._open: dict[int, Counter[str]] = {}
+        for level in LEVELS:
+            self.open_issues.labels(level=level).set(0)
+
+    def apply(self, counts: Iterable[Count]) -> None:
+        for c in counts:
+            family = self.families[c.family]
+            metric = family.labels(**dict(c.labels)) if c.labels else family
+            if isinstance(metric, Histogram):
+                metric.observe(c.value)
+            else:
+                metric.inc(c.value)
+
+    def event(self, type_: str, result: str) -> None:
+        self.events.labels(type=type_, result=result).inc()
+
+    def reject(self, reason: str) -> None:
+        self.rejected.labels(reason=reason).inc()
+        self.events.labels(type="unknown", result="rejected").inc()
+
+    def set_rules_version(self, version: str) -> None:
+        self.rules_info.clear()
+        self.rules_info.labels(version=version).set(1)
+
+    # --- open issues ------------------------------------------------------------------------
+
+    def open_moved(self, partition: int, before: str | None, after: str | None) -> None:
+        """An issue on ``partition`` went from level ``before`` to ``after`` (None = not open)."""
+        if before == after:
+            return
+        levels = self._open.setdefault(partition, Counter())
+        if before is not None:
+            levels[before] -= 1
+        if after is not None:
+            levels[after] += 1
+        self._publish()
+
+    def open_reset(self, partitions: dict[int, Counter[str]]) -> None:
+        """After a rebalance: exactly the owned partitions, counted from the table."""
+        self._open = dict(partitions)
+        self._publish()
+
+    def _publish(self) -> None:
+        total: Counter[str] = Counter()
+        for levels in self._open.values():
+            total.update(levels)
+        for level in LEVELS:
+            self.open_issues.labels(level=level).set(total[level])

@@ -1,0 +1,104 @@
+"""Runtime settings: environment variables (``WHISTLE_*``), overridden by command-line flags.
+
+| variable | default | meaning |
+|---|---|---|
+| WHISTLE_BROKER | (none: embedded) | comma-separated bootstrap servers, e.g. ``kafka1:9092,kafka2:9092`` |
+| WHISTLE_RULES | the shipped Xishan sample | rules directory |
+| WHISTLE_WEB_PORT | 6066 | ``/healthz``, ``/readyz``, ``/metrics`` |
+| WHISTLE_WEB_HOST | 127.0.0.1 | interface the web port binds to |
+| WHISTLE_TOPIC_PREFIX | (empty) | prefix of every topic name |
+| WHISTLE_PARTITIONS | 4 | partitions of every topic (created if missing) |
+| WHISTLE_REPLICATION_FACTOR | 1 | replication factor of created topics |
+| WHISTLE_APP_ID | whistle | consumer group and internal topic names |
+| WHISTLE_SECURITY_PROTOCOL | PLAINTEXT | PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL |
+| WHISTLE_SASL_MECHANISM | PLAIN | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 |
+| WHISTLE_SASL_USERNAME / WHISTLE_SASL_PASSWORD | | SASL credentials (never logged) |
+| WHISTLE_TLS_CAFILE / _CERTFILE / _KEYFILE | | TLS trust and client certificate |
+| WHISTLE_TICK_SECONDS | 1.0 | how often each owned partition is ticked |
+| WHISTLE_SESSION_TIMEOUT | 10 | consumer session timeout, seconds |
+| WHISTLE_DATA_DIR | ./.whistle | worker data (Faust's own files) |
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+SAMPLE_RULES = Path(__file__).resolve().parent.parent / "sample" / "xishan"
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str | None = None
+    rules: Path = SAMPLE_RULES
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    topic_prefix: str = ""
+    partitions: int = 4
+    replication_factor: int = 1
+    app_id: str = "whistle"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = field(default=None, repr=False)
+    sasl_password: str | None = field(default=None, repr=False)
+    tls_cafile: str | None = None
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+    tick_seconds: float = 1.0
+    session_timeout: float = 10.0
+    data_dir: Path = Path(".whistle")
+    embedded: bool = False  # set when the broker is the embedded one (Tansu quirks apply)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = e.get(f"WHISTLE_{name}")
+            return value if value else None
+
+        kw: dict[str, Any] = {}
+        for name, conv in (
+            ("broker", str), ("rules", Path), ("web_port", int), ("web_host", str),
+            ("topic_prefix", str), ("partitions", int), ("replication_factor", int),
+            ("app_id", str), ("security_protocol", str), ("sasl_mechanism", str),
+            ("sasl_username", str), ("sasl_password", str), ("tls_cafile", str),
+            ("tls_certfile", str), ("tls_keyfile", str), ("tick_seconds", float),
+            ("session_timeout", float), ("data_dir", Path),
+        ):
+            value = get(name.upper())
+            if value is not None:
+                kw[name] = conv(value)
+        return cls(**kw)
+
+    def override(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def bootstrap(self) -> list[str]:
+        assert self.broker is not None
+        return [b.strip().removeprefix("kafka://") for b in self.broker.split(",") if b.strip()]
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if "SSL" not in self.security_protocol:
+            return None
+        ctx = ssl.create_default_context(cafile=self.tls_cafile)
+        if self.tls_certfile:
+            ctx.load_cert_chain(self.tls_certfile, self.tls_keyfile)
+        return ctx
+
+    def kafka_python_config(self) -> dict[str, Any]:
+        """Connection settings for kafka-python clients (publish, tail, admin)."""
+        cfg: dict[str, Any] = {"bootstrap_servers": self.bootstrap,
+                               "security_protocol": self.security_protocol}
+        if "SASL" in self.security_protocol:
+            cfg.update(sasl_mechanism=self.sasl_mechanism,
+                       sasl_plain_username=self.sasl_username,
+                       sasl_plain_password=self.sasl_password)
+        if "SSL" in self.security_protocol:
+            cfg.update(ssl_cafile=self.tls_cafile, ssl_certfile=self.tls_certfile,
+                       ssl_keyfile=self.tls_keyfile)
+        return cfg

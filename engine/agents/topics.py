@@ -1,0 +1,45 @@
+"""Topic administration with kafka-python: create what is missing, with one partition count.
+
+Every topic the engine reads or writes (including Faust's table changelog and the tick topic)
+is created before a worker starts: Tansu auto-creates unknown topics with 4 partitions, and a
+partition mismatch makes Faust crash-loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("whistle.topics")
+
+
+def ensure_topics(
+    config: dict[str, Any], names: Iterable[str], partitions: int, replication: int,
+    compacted: Iterable[str] = (),
+) -> list[str]:
+    """Create the missing topics; return the names created. Existing topics are left alone."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(**config)
+    try:
+        existing = set(admin.list_topics())
+        compact = set(compacted)
+        wanted = [n for n in dict.fromkeys(names) if n not in existing]
+        new = [
+            NewTopic(name=n, num_partitions=partitions, replication_factor=replication,
+                     topic_configs={"cleanup.policy": "compact"} if n in compact else {})
+            for n in wanted
+        ]
+        if new:
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+            log.info("topics created", topics=wanted, partitions=partitions)
+        return wanted
+    finally:
+        admin.close()

@@ -105,9 +105,14 @@ class Metrics:
             levels[after] += 1
         self._publish()
 
-    def open_reset(self, partitions: dict[int, Counter[str]]) -> None:
-        """After a rebalance: exactly the owned partitions, counted from the table."""
-        self._open = dict(partitions)
+    def open_set(self, partition: int, levels: Counter[str]) -> None:
+        """The open issues of ``partition`` by level, counted from the table."""
+        self._open[partition] = levels
+        self._publish()
+
+    def open_keep(self, partitions: set[int]) -> None:
+        """After a rebalance: forget the partitions this worker no longer owns."""
+        self._open = {p: c for p, c in self._open.items() if p in partitions}
         self._publish()
 
     def _publish(self) -> None:

@@ -126,7 +126,9 @@ class IssueProcessor:
     def on_tick(self, partition: int, offset: int, now: datetime) -> None:
         """Fire the due deadlines of ``partition`` inside the stream, at tick time ``now``."""
         if not self.index.owns(partition):
-            count = self.index.rebuild(partition, self._open_states(partition))
+            states = self._open_states(partition)
+            count = self.index.rebuild(partition, states)
+            self.metrics.open_set(partition, Counter(s.level for s in states if s.status == "open"))
             log.info("deadline index rebuilt", partition=partition, deadlines=count)
         record = self.store.tick_record(partition)
         if record is not None and record[0] == offset:
@@ -162,15 +164,12 @@ class IssueProcessor:
         return [s for s in self.store.on_partition(partition) if s.status != "closed"]
 
     def on_assigned(self, partitions: set[int]) -> None:
-        """Rebuild indexes lazily (first tick) and recount open issues from the table."""
+        """After a rebalance. The table may still be recovering here, so nothing is read now:
+        each partition's index and open-issue counts are rebuilt from the table on its first
+        tick, which the stream delivers only after recovery."""
         for p in self.index.partitions():
-            if p not in partitions:
-                self.index.drop(p)
-        counts: dict[int, Counter[str]] = {}
-        for p in partitions:
             self.index.drop(p)
-            counts[p] = Counter(s.level for s in self._open_states(p) if s.status == "open")
-        self.metrics.open_reset(counts)
+        self.metrics.open_keep(partitions)
 
     # --- applying a decision ----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.domain.state import IssueState
 
-TICK_MARK = "\x00tick:"  # table keys of the per-partition record of the last tick's issues
+TICK_MARK = b"\x00tick:"  # table keys of the per-partition record of the last tick's issues
 
 
 class Stored(BaseModel):
@@ -27,12 +27,12 @@ class Stored(BaseModel):
 
 
 class IssueStore:
-    def __init__(self, table: MutableMapping[Any, Any]) -> None:
+    def __init__(self, table: MutableMapping[bytes, bytes]) -> None:
         self.table = table
         self._cache: dict[str, tuple[bytes, IssueState]] = {}
 
     def get(self, issue_id: str) -> IssueState | None:
-        raw = self.table.get(issue_id)
+        raw = self.table.get(issue_id.encode())
         if raw is None:
             return None
         cached = self._cache.get(issue_id)
@@ -44,31 +44,28 @@ class IssueStore:
 
     def put(self, partition: int, state: IssueState) -> None:
         raw = Stored(p=partition, s=state).model_dump_json().encode()
-        self.table[state.issue_id] = raw
+        self.table[state.issue_id.encode()] = raw
         self._cache[state.issue_id] = (raw, state)
 
     def on_partition(self, partition: int) -> Iterator[IssueState]:
         """Every issue state stored for ``partition`` (a full scan: after assignments only)."""
         for key, raw in list(self.table.items()):
-            if not isinstance(key, str) or key.startswith(TICK_MARK) or raw is None:
+            if key.startswith(TICK_MARK) or raw is None:
                 continue
             stored = Stored.model_validate_json(raw)
             if stored.p == partition:
-                self._cache[key] = (raw, stored.s)
+                self._cache[stored.s.issue_id] = (raw, stored.s)
                 yield stored.s
 
     def tick_record(self, partition: int) -> tuple[int, list[str]] | None:
-        raw = self.table.get(f"{TICK_MARK}{partition}")
+        raw = self.table.get(TICK_MARK + str(partition).encode())
         if raw is None:
             return None
         data = json.loads(raw)
         return int(data["offset"]), list(data["issues"])
 
     def set_tick_record(self, partition: int, offset: int, issues: list[str]) -> None:
-        self.table[f"{TICK_MARK}{partition}"] = json.dumps(
+        self.table[TICK_MARK + str(partition).encode()] = json.dumps(
             {"offset": offset, "issues": issues}
         ).encode()
 
-    def forget(self, keys: set[str]) -> None:
-        for key in keys:
-            self._cache.pop(key, None)

@@ -25,6 +25,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="whistle", description=__doc__)
     sub = p.add_subparsers(metavar="COMMAND")
 
+    r = sub.add_parser("run", help="run the engine worker (embedded broker if none configured)")
+    r.add_argument("--broker", help="bootstrap servers (WHISTLE_BROKER); none: embedded broker")
+    r.add_argument("--rules", type=Path, help="rules directory (WHISTLE_RULES)")
+    r.add_argument("--web-port", type=int, help="web port (WHISTLE_WEB_PORT)")
+    r.add_argument("--topic-prefix", help="topic name prefix (WHISTLE_TOPIC_PREFIX)")
+    r.add_argument("--partitions", type=int, help="partitions of created topics")
+    r.add_argument("--demo", action="store_true", help="publish simulated Xishan traffic")
+    r.add_argument("--log-level", default="info")
+    r.set_defaults(func=cmd_run)
+
+    p_pub = sub.add_parser("publish", help="validate a JSONL file of events, then publish it")
+    p_pub.add_argument("file", type=Path)
+    p_pub.add_argument("--broker", help="bootstrap servers (WHISTLE_BROKER)")
+    p_pub.add_argument("--rules", type=Path, help="rules whose registry validates grids")
+    p_pub.add_argument("--skip-invalid", action="store_true",
+                       help="publish the valid lines even if some are not")
+    p_pub.set_defaults(func=cmd_publish)
+
+    p_tail = sub.add_parser("tail", help="print events from a topic as they come")
+    p_tail.add_argument("topic", nargs="*", help="topics (default: the lifecycle topic)")
+    p_tail.add_argument("--broker", help="bootstrap servers (WHISTLE_BROKER)")
+    p_tail.add_argument("--from-beginning", action="store_true")
+    p_tail.add_argument("--json", action="store_true", help="print the raw CloudEvents")
+    p_tail.add_argument("--limit", type=int, help="stop after this many")
+    p_tail.add_argument("--idle-ms", type=int, help="stop after this long without a message")
+    p_tail.set_defaults(func=cmd_tail)
+
     rules = sub.add_parser("rules", help="check, explain and show rule files")
     rsub = rules.add_subparsers(metavar="ACTION")
 
@@ -98,6 +125,60 @@ def cmd_explain(args: argparse.Namespace) -> int:
             return 1
     report = explain(parsed.event, rules, at)
     print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else render(report))
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from engine.agents.settings import Settings
+
+    return Settings.from_env().override(
+        broker=getattr(args, "broker", None), rules=getattr(args, "rules", None),
+        web_port=getattr(args, "web_port", None), topic_prefix=getattr(args, "topic_prefix", None),
+        partitions=getattr(args, "partitions", None),
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.agents.worker import run
+
+    return run(_settings(args), demo=args.demo, loglevel=args.log_level)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from engine.agents.clients import publish, validate_lines
+    from engine.agents.processor import Topics
+
+    settings = _settings(args)
+    if settings.broker is None:
+        print("publish needs a broker: --broker or WHISTLE_BROKER", file=sys.stderr)
+        return 1
+    rules = _load(settings.rules)
+    if rules is None:
+        return 1
+    good, bad = validate_lines(args.file, rules)
+    for line in bad:
+        print(line, file=sys.stderr)
+    if bad and not args.skip_invalid:
+        print(f"{len(bad)} invalid line(s); nothing published (--skip-invalid to publish the "
+              f"{len(good)} valid ones)", file=sys.stderr)
+        return 1
+    n = publish(settings.kafka_python_config(), Topics.with_prefix(settings.topic_prefix).events,
+                good)
+    print(f"published {n} event(s) to {settings.broker}")
+    return 1 if bad else 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from engine.agents.clients import tail
+    from engine.agents.processor import Topics
+
+    settings = _settings(args)
+    if settings.broker is None:
+        print("tail needs a broker: --broker or WHISTLE_BROKER", file=sys.stderr)
+        return 1
+    topics = args.topic or [Topics.with_prefix(settings.topic_prefix).lifecycle]
+    tail(settings.kafka_python_config(), topics, args.from_beginning, args.json,
+         limit=args.limit, idle_ms=args.idle_ms)
     return 0
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
@@ -72,7 +72,9 @@ class IssueProcessor:
         metrics: Metrics,
         topics: Topics | None = None,
         max_bytes: int = 65536,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.rules = rules
         self.store = store
         self.sink = sink
@@ -150,7 +152,7 @@ class IssueProcessor:
                 continue
             touched.append(issue_id)
             self._apply(partition, state, decision, now)
-            self.metrics.timer_lag.observe(max(0.0, (now - due).total_seconds()))
+            self.metrics.timer_lag.observe(max(0.0, (self.clock() - due).total_seconds()))
         if touched:
             self.store.set_tick_record(partition, offset, touched)
 

@@ -2,7 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
-| WHISTLE_BROKER | (none: embedded) | comma-separated bootstrap servers, e.g. ``kafka1:9092,kafka2:9092`` |
+| WHISTLE_BROKER | (none: embedded) | bootstrap servers, e.g. ``kafka1:9092,kafka2:9092`` |
 | WHISTLE_RULES | the shipped Xishan sample | rules directory |
 | WHISTLE_WEB_PORT | 6066 | ``/healthz``, ``/readyz``, ``/metrics`` |
 | WHISTLE_WEB_HOST | 127.0.0.1 | interface the web port binds to |

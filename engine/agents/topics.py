@@ -7,6 +7,7 @@ partition mismatch makes Faust crash-loop.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,10 +36,8 @@ def ensure_topics(
             for n in wanted
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another worker won the race
             log.info("topics created", topics=wanted, partitions=partitions)
         return wanted
     finally:

@@ -1,0 +1,186 @@
+"""The composition root: builds the Faust app, its topics, table, agent, timer and web views.
+
+One agent reads ``issues.events`` and the internal tick topic together (co-partitioned, same
+partition count), so an issue's facts and its deadlines are handled in one ordered stream with
+one writer per issue key, and table writes happen inside the stream that owns the partition.
+Everything the agent does with a message is in ``IssueProcessor``; this module is wiring.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import faust
+import structlog
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from engine.agents.clock import Clock, SystemClock
+from engine.agents.metrics import Metrics
+from engine.agents.processor import IssueProcessor, Message, Topics
+from engine.agents.settings import Settings
+from engine.agents.store import IssueStore
+from engine.domain.ruleset import Ruleset
+
+log = structlog.get_logger("whistle.app")
+
+RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+                       "value_serializer": "raw"}
+
+
+class BufferSink:
+    """Collects the processor's sends; the agent awaits them after each message."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, bytes | None, bytes]] = []
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.pending.append((topic, key, value))
+
+    def drain(self) -> list[tuple[str, bytes | None, bytes]]:
+        out, self.pending = self.pending, []
+        return out
+
+
+@dataclass
+class Engine:
+    app: faust.App
+    processor: IssueProcessor
+    metrics: Metrics
+    topics: Topics
+    changelog: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def all_topics(self) -> list[str]:
+        t = self.topics
+        return [t.events, t.lifecycle, t.closed, t.rejected, t.ticks, self.changelog]
+
+
+def faust_broker_settings(settings: Settings) -> dict[str, Any]:
+    conf: dict[str, Any] = {"broker": [f"kafka://{b}" for b in settings.bootstrap]}
+    if "SASL" in settings.security_protocol:
+        conf["broker_credentials"] = faust.SASLCredentials(
+            username=settings.sasl_username or "", password=settings.sasl_password or "",
+            mechanism=settings.sasl_mechanism, ssl_context=settings.ssl_context(),
+        )
+    elif "SSL" in settings.security_protocol:
+        ctx = settings.ssl_context()
+        assert ctx is not None
+        conf["broker_credentials"] = ctx
+    return conf
+
+
+def build_engine(
+    settings: Settings,
+    rules: Callable[[], Ruleset],
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
+    crash_after_write: Callable[[str], bool] | None = None,
+) -> Engine:
+    clock = clock or SystemClock()
+    metrics = metrics or Metrics()
+    topics = Topics.with_prefix(settings.topic_prefix)
+    app = faust.App(
+        settings.app_id,
+        **faust_broker_settings(settings),
+        store="memory://",
+        processing_guarantee="at_least_once",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=1.0,
+        broker_request_timeout=max(30.0, settings.session_timeout * 3),
+        broker_rebalance_timeout=max(10.0, settings.session_timeout),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,  # every topic is created up front, with one partition count
+        topic_disable_leader=True,
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        datadir=str(settings.data_dir / settings.app_id),
+        producer_linger=0.01,
+        autodiscover=False,
+    )
+    source = app.topic(topics.events, topics.ticks, **RAW)
+    ticks = app.topic(topics.ticks, **RAW)
+    outputs = {name: app.topic(name, **RAW)
+               for name in (topics.lifecycle, topics.closed, topics.rejected)}
+    table = app.Table("issues", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    sink = BufferSink()
+    processor = IssueProcessor(rules=rules, store=IssueStore(table), sink=sink, metrics=metrics,
+                               topics=topics, clock=clock.now)
+
+    @app.agent(source)
+    async def issues(stream: Any) -> None:
+        async for event in stream.events():
+            m = event.message
+            if m.topic == topics.ticks:
+                processor.on_tick(m.partition, m.offset, tick_time(event.value, clock))
+            else:
+                processor.on_event(
+                    Message(topic=m.topic, partition=m.partition, offset=m.offset,
+                            key=event.key, value=event.value, headers=headers_of(m),
+                            timestamp=None),
+                    clock.now(),
+                )
+            sends = sink.drain()
+            if crash_after_write is not None and sends and crash_after_write(
+                (sends[0][1] or b"").decode()
+            ):
+                await app.producer.flush()  # the table write is on the broker; the sends not
+                log.warning("crash injected after the state write, before the sends")
+                os._exit(70)
+            for topic, key, value in sends:
+                await outputs[topic].send(key=key, value=value)
+
+    @app.timer(settings.tick_seconds)
+    async def tick() -> None:
+        owned = sorted(tp.partition for tp in app.assignor.assigned_actives()
+                       if tp.topic == topics.ticks)
+        value = clock.now().isoformat().encode()
+        for p in owned:
+            await ticks.send(key=b"tick", value=value, partition=p)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust.Signal's stub is narrower than its call
+    async def assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        tps = args[0] if args else kwargs.get("assigned", ())
+        processor.on_assigned({tp.partition for tp in tps if tp.topic == topics.events})
+
+    setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry,
+                             name_prefix="faust")
+
+    def ready() -> bool:
+        tables: Any = app.tables
+        recovery = tables.recovery
+        return bool(recovery.completed.is_set() and not recovery.in_recovery
+                    and not app.rebalancing)
+
+    @app.page("/healthz")
+    async def healthz(self: Any, request: Any) -> Any:
+        return self.json({"ok": True})
+
+    @app.page("/readyz")
+    async def readyz(self: Any, request: Any) -> Any:
+        ok = ready()
+        return self.json({"ready": ok}, status=200 if ok else 503)
+
+    changelog = table.changelog_topic.get_topic_name()
+    return Engine(app=app, processor=processor, metrics=metrics, topics=topics,
+                  changelog=changelog, extra={"ready": ready, "table": table})
+
+
+def tick_time(value: bytes | None, clock: Clock) -> datetime:
+    try:
+        return datetime.fromisoformat((value or b"").decode())
+    except ValueError:
+        return clock.now()
+
+
+def headers_of(message: Any) -> list[tuple[str, bytes | None]]:
+    headers = getattr(message, "headers", None) or []
+    if isinstance(headers, dict):
+        return [(str(k), v) for k, v in headers.items()]
+    return [(str(k), v) for k, v in headers]

@@ -1,0 +1,32 @@
+"""Clocks for the shell (the core never reads one): the system clock, or a sped-up one.
+
+The demo runs the real Xishan rules on a virtual clock that runs ``speed`` times faster than
+the wall clock from a chosen start, so limits of hours show as seconds while working hours,
+weekends and holidays keep their meaning. Upstream events and ticks use the same clock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+
+class SystemClock:
+    speed = 1.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class VirtualClock:
+    start: datetime
+    speed: float
+    _wall0: float = field(default_factory=time.monotonic)
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self._wall0) * self.speed)
+
+
+Clock = SystemClock | VirtualClock

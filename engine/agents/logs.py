@@ -1,0 +1,34 @@
+"""structlog set-up: JSON lines on stderr, ``issue_id`` bound where known, no personal data.
+
+Only ids, codes and counts are logged: never titles, descriptions, addresses or reporter ids
+(the rejected topic keeps the original bytes for the data's owner; logs do not).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+
+def configure(level: str = "info", json_logs: bool = True) -> None:
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(message)s")
+    for noisy in ("kafka", "aiokafka"):  # client chatter at INFO is not the operator's business
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json_logs
+        else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,99 @@
+"""``whistle run``: rules, broker (embedded if none is configured), topics, the worker."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from engine.agents import logs
+from engine.agents.clock import Clock, SystemClock
+from engine.agents.settings import Settings
+
+log = structlog.get_logger("whistle.worker")
+
+DEMO_SPEED = 600.0  # one wall second is ten Xishan minutes
+
+
+def run(settings: Settings, demo: bool = False, loglevel: str = "info") -> int:
+    logs.configure(loglevel)
+    from engine.rules.loader import load_ruleset
+
+    result = load_ruleset(settings.rules)
+    for err in result.errors:
+        print(err, file=sys.stderr)
+    if result.ruleset is None:
+        print(f"{settings.rules}: rules refused; the engine did not start", file=sys.stderr)
+        return 1
+    for warning in result.warnings:
+        log.warning("rules warning", detail=warning)
+    rules = result.ruleset
+
+    broker = None
+    if settings.broker is None:
+        from engine.agents import tansu
+        from engine.agents.broker import EmbeddedBroker
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        broker = EmbeddedBroker(log_file=settings.data_dir / "broker.log").start()
+        settings = settings.override(broker=broker.url, embedded=True)
+        tansu.install()
+    try:
+        return _serve(settings, rules, demo, loglevel)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str) -> int:
+    import faust
+
+    from engine.agents.app import build_engine
+    from engine.agents.topics import ensure_topics
+
+    clock: Clock = SystemClock()
+    demo_runner = None
+    if demo:
+        from engine.agents.demo import demo_clock
+
+        clock = demo_clock(DEMO_SPEED)
+    engine = build_engine(settings, lambda: rules, clock=clock, crash_after_write=_crash_hook())
+    engine.metrics.set_rules_version(rules.version)
+    ensure_topics(settings.kafka_python_config(), engine.all_topics(), settings.partitions,
+                  settings.replication_factor, compacted=[engine.changelog])
+    where = "embedded broker" if settings.embedded else "broker"
+    print(f"whistle: {where} at {settings.broker}", flush=True)
+    print(f"whistle: rules {settings.rules} (version {rules.version})", flush=True)
+    print(f"whistle: metrics at http://{settings.web_host}:{settings.web_port}/metrics "
+          f"(health /healthz, readiness /readyz)", flush=True)
+    if demo:
+        from engine.agents.demo import Demo
+
+        assert not isinstance(clock, SystemClock)
+        demo_runner = Demo(settings.kafka_python_config(), engine.topics, rules, clock,
+                           sys.stdout)
+        print(f"whistle: demo traffic on a clock {DEMO_SPEED:.0f}x faster than real time; "
+              "a summary every 5 s; Ctrl-C to stop", flush=True)
+        demo_runner.start()
+    worker = faust.Worker(engine.app, loglevel="warning" if loglevel == "info" else loglevel,
+                          quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        if demo_runner is not None:
+            demo_runner.stop()
+    return 0
+
+
+def _crash_hook() -> Callable[[str], bool] | None:
+    """Test-only fault injection: WHISTLE_TEST_CRASH_AFTER_WRITE=ISSUE_ID makes the worker
+    exit right after writing that issue's state and before sending its events."""
+    target = os.environ.get("WHISTLE_TEST_CRASH_AFTER_WRITE")
+    if not target:
+        return None
+    return lambda issue_id: issue_id == target

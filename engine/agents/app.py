@@ -8,6 +8,7 @@ Everything the agent does with a message is in ``IssueProcessor``; this module i
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -166,6 +167,16 @@ def build_engine(
     async def readyz(self: Any, request: Any) -> Any:
         ok = ready()
         return self.json({"ready": ok}, status=200 if ok else 503)
+
+    @app.page("/debug/state")
+    async def state_digest(self: Any, request: Any) -> Any:
+        """How many issue states this worker holds and a digest of them (tests, operators)."""
+        owned = sorted(tp.partition for tp in app.assignor.assigned_actives()
+                       if tp.topic == topics.events)
+        items = sorted((k, v) for k, v in table.items() if not k.startswith(b"\x00"))
+        digest = hashlib.sha256(b"".join(k + b"\x00" + v for k, v in items)).hexdigest()
+        return self.json({"ready": ready(), "partitions": owned, "issues": len(items),
+                          "digest": digest})
 
     changelog = table.changelog_topic.get_topic_name()
     return Engine(app=app, processor=processor, metrics=metrics, topics=topics,

@@ -17,6 +17,9 @@
 | WHISTLE_TICK_SECONDS | 1.0 | how often each owned partition is ticked |
 | WHISTLE_SESSION_TIMEOUT | 10 | consumer session timeout, seconds |
 | WHISTLE_DATA_DIR | ./.whistle | worker data (Faust's own files) |
+| WHISTLE_BROKER_QUIRKS | (empty) | ``tansu``: a configured broker is Tansu, apply its adapter |
+
+The embedded broker always gets the Tansu adapter.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Settings:
     session_timeout: float = 10.0
     data_dir: Path = Path(".whistle")
     embedded: bool = False  # set when the broker is the embedded one (Tansu quirks apply)
+    broker_quirks: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -67,7 +71,7 @@ class Settings:
             ("app_id", str), ("security_protocol", str), ("sasl_mechanism", str),
             ("sasl_username", str), ("sasl_password", str), ("tls_cafile", str),
             ("tls_certfile", str), ("tls_keyfile", str), ("tick_seconds", float),
-            ("session_timeout", float), ("data_dir", Path),
+            ("session_timeout", float), ("data_dir", Path), ("broker_quirks", str),
         ):
             value = get(name.upper())
             if value is not None:

@@ -31,15 +31,19 @@ def run(settings: Settings, demo: bool = False, loglevel: str = "info") -> int:
     for warning in result.warnings:
         log.warning("rules warning", detail=warning)
     rules = result.ruleset
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     broker = None
     if settings.broker is None:
         from engine.agents import tansu
         from engine.agents.broker import EmbeddedBroker
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         broker = EmbeddedBroker(log_file=settings.data_dir / "broker.log").start()
         settings = settings.override(broker=broker.url, embedded=True)
+        tansu.install()
+    elif settings.broker_quirks == "tansu":
+        from engine.agents import tansu
+
         tansu.install()
     try:
         return _serve(settings, rules, demo, loglevel)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time as clock
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import chinese_calendar.constants as cc_constants
@@ -12,7 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from engine.domain.calendar import Limit, Unit, WorkingCalendar, always_calendar
+from engine.domain.calendar import (
+    _UNBUILT,
+    Limit,
+    Unit,
+    WorkingCalendar,
+    _index_range,
+    _plan,
+    _plans,
+    _zone,
+    always_calendar,
+)
 from engine.rules.calendars import china_calendar, known_data_until
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -300,3 +312,208 @@ def test_point_lies_between_start_and_end(a: datetime, b: datetime, fraction: fl
     start, end = sorted([a, b])
     for cal in (CN, always_calendar()):
         assert start <= cal.point(start, end, fraction) <= end
+
+
+# -- the fast path against the reference loops -----------------------------------------------
+#
+# ``add``/``point``/``working_seconds_between`` answer from a precomputed index; the day-by-day
+# loops they replaced stay as ``_slow_*``. These properties check that both agree to the
+# microsecond, zone and fold included, or fail with the same error.
+
+NY = ZoneInfo("America/New_York")
+ZONES = [SH, UTC, CST, timezone(timedelta(hours=-5)), NY]
+FIRST_INDEXED, LAST_INDEXED = _index_range(CN)
+
+# Calendars exercising the index's two modes: Asia/Shanghai has a provably fixed offset (wall
+# time keys); the DST zones do not (UTC keys), and their hours straddle DST gaps and folds
+# (New York switches at 02:00, Havana at midnight).
+DST_CALENDARS = [
+    WorkingCalendar(
+        name="new-york",
+        timezone="America/New_York",
+        hours=((time(1, 30), time(2, 30)), (time(9), time(17))),
+        holidays=frozenset({date(2026, 11, 26), date(2026, 12, 25)}),
+        workdays=frozenset({date(2026, 3, 7)}),
+        known_until=date(2026, 12, 31),
+    ),
+    WorkingCalendar(
+        name="havana",
+        timezone="America/Havana",
+        hours=((time(0, 0), time(0, 45)), (time(8), time(12)), (time(23, 30), time(23, 59))),
+        weekend=frozenset({6}),
+    ),
+    WorkingCalendar(name="london", timezone="Europe/London"),
+]
+ODD_HOURS = china_calendar(  # a sliver of an interval and one ending a microsecond before midnight
+    "odd", hours=[(time(0, 0), time(0, 0, 0, 1)), (time(8), time(23, 59, 59, 999999))]
+)
+CALENDARS = [CN, ODD_HOURS, *DST_CALENDARS]
+
+# Date windows: 2026's Spring Festival and National Day with their make-up Saturdays/Sundays
+# (Feb 14 and 28; Sep 20 and Oct 10) and the Mid-Autumn holiday, the DST switches, a broad
+# span, and the edges of the index (where the reference loops take over).
+WINDOWS = [
+    (date(2026, 2, 1), date(2026, 3, 6)),
+    (date(2026, 9, 12), date(2026, 10, 20)),
+    (date(2026, 3, 6), date(2026, 3, 10)),  # US spring forward (Mar 8)
+    (date(2026, 10, 30), date(2026, 11, 3)),  # US fall back (Nov 1)
+    (date(2025, 1, 1), date(2027, 12, 31)),
+    (FIRST_INDEXED - timedelta(days=20), FIRST_INDEXED + timedelta(days=20)),
+    (LAST_INDEXED - timedelta(days=60), LAST_INDEXED + timedelta(days=20)),
+]
+# Times of day near the interval boundaries of all the calendars above, and anything else.
+EDGES = [time(h, m) for h, m in [(0, 0), (0, 45), (1, 30), (2, 30), (8, 0), (9, 0), (12, 0)]]
+EDGES += [time(h, m) for h, m in [(13, 30), (17, 0), (17, 30), (23, 30), (23, 59)]]
+times_of_day = st.one_of(
+    st.sampled_from(EDGES),
+    st.sampled_from(EDGES).map(
+        lambda t: (datetime.combine(date(2026, 1, 2), t) - timedelta(microseconds=1)).time()
+    ),
+    st.times(),
+)
+window_dates = st.sampled_from(WINDOWS).flatmap(lambda w: st.dates(*w))
+
+
+def _moment(day: date, t: time, local: ZoneInfo, fold: int, zone: tzinfo | None) -> datetime:
+    """``day t`` in ``local`` (kept as given, even inside a DST gap or fold), or converted."""
+    moment = datetime.combine(day, t, tzinfo=local).replace(fold=fold)
+    return moment if zone is None else moment.astimezone(zone)
+
+
+near_holidays = st.builds(
+    _moment,
+    window_dates,
+    times_of_day,
+    st.sampled_from([SH, NY, ZoneInfo("America/Havana"), ZoneInfo("Europe/London")]),
+    st.sampled_from([0, 1]),
+    st.sampled_from([None, *ZONES]),
+)
+working_amounts = st.one_of(
+    st.builds(working, st.integers(0, 40), st.sampled_from(["hours", "days"])),
+    st.builds(working, st.integers(0, 400), st.sampled_from(["minutes", "hours", "days"])),
+    st.builds(working, st.integers(0, 10**6), st.sampled_from(["seconds", "minutes"])),
+)
+wall_amounts = st.builds(
+    wall, st.integers(-(10**5), 10**5), st.sampled_from(["seconds", "minutes", "hours", "days"])
+)
+
+
+def outcome(compute: Callable[[], datetime | float]) -> tuple[object, ...]:
+    """A result with everything that could differ (zone, offset, fold, text), or the error."""
+    try:
+        found = compute()
+    except (ValueError, OverflowError) as exc:
+        return ("error", type(exc), str(exc))
+    if isinstance(found, float):
+        return ("seconds", found)
+    return ("at", found, found.tzinfo, found.utcoffset(), found.fold, found.isoformat())
+
+
+BY_NAME = {cal.name: cal for cal in CALENDARS}
+BY_NAME["24x7"] = always_calendar()
+BY_NAME["24x7-new-york"] = WorkingCalendar(name="ny", timezone="America/New_York", always=True)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    name=st.sampled_from([cal.name for cal in CALENDARS]),
+    start=near_holidays,
+    limit=st.one_of(working_amounts, wall_amounts),
+)
+def test_add_agrees_with_the_reference(name: str, start: datetime, limit: Limit) -> None:
+    cal = BY_NAME[name]
+    assert outcome(lambda: cal.add(start, limit)) == outcome(lambda: cal._slow_add(start, limit))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    name=st.sampled_from(sorted(BY_NAME)),
+    a=near_holidays,
+    b=st.one_of(near_holidays, st.timedeltas(timedelta(0), timedelta(days=40))),
+    fraction=st.one_of(st.sampled_from([0.0, 0.5, 0.8, 1.0]), st.floats(0.0, 1.0)),
+    backwards=st.booleans(),
+)
+def test_point_and_working_seconds_agree_with_the_reference(
+    name: str, a: datetime, b: datetime | timedelta, fraction: float, backwards: bool
+) -> None:
+    cal = BY_NAME[name]
+    start, end = a, (a + b if isinstance(b, timedelta) else b)
+    if backwards:  # mostly an error, which must be the same error
+        start, end = end, start
+    assert outcome(lambda: cal.point(start, end, fraction)) == outcome(
+        lambda: cal._slow_point(start, end, fraction)
+    )
+    assert outcome(lambda: cal.working_seconds_between(start, end)) == outcome(
+        lambda: cal._slow_working_seconds_between(start, end)
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "limit"),
+    [
+        ("2026-09-30 16:30", working(2, "hours")),
+        ("2026-09-30 10:00", working(1, "days")),
+        ("2026-02-13 10:00", working(2, "days")),
+        ("2026-02-13 17:29", working(3, "minutes")),
+        ("2026-02-14 12:00", working(7, "hours")),  # make-up Saturday, over lunch
+        ("2026-10-10 17:30", working(1, "seconds")),
+        ("2026-01-05 10:00", working(60, "days")),
+        ("2026-01-05 10:00", working(60 * 7, "hours")),
+        ("2031-12-30 10:00", working(3, "days")),  # past the index's end: reference loop
+        ("2002-12-31 10:00", working(3, "hours")),  # before its start
+        ("1988-04-10 10:00", working(2, "hours")),  # China still had DST
+    ],
+)
+def test_known_cases_agree_with_the_reference(start: str, limit: Limit) -> None:
+    assert outcome(lambda: CN.add(at(start), limit)) == outcome(
+        lambda: CN._slow_add(at(start), limit)
+    )
+
+
+def test_index_modes_and_laziness() -> None:
+    assert _zone("Asia/Shanghai").fixed_from is not None  # no transition since 1991, no DST
+    assert _zone("UTC").fixed_from is not None
+    assert _zone("America/New_York").fixed_from is None
+    cn = china_calendar("fresh", extra_holidays=[date(2026, 3, 2)])
+    always = always_calendar("fresh-24x7")
+    cn.add(at("2026-03-02 10:00"), wall(4, "hours"))
+    cn.point(at("2026-03-02 10:00"), at("2026-03-02 14:00"), 0.5)
+    always.add(at("2026-03-02 10:00"), working(2, "days"))
+    always.point(at("2026-03-02 10:00"), at("2026-03-02 14:00"), 0.5)
+    assert _plan(always).index is _UNBUILT  # 24x7 calendars never build an index
+    cn2 = china_calendar("fresh-2", extra_holidays=[date(2026, 3, 3)])
+    cn2.add(at("2026-03-02 10:00"), wall(4, "hours"))
+    assert _plan(cn2).index is _UNBUILT  # nor do wall limits
+    cn2.add(at("2026-03-02 10:00"), working(4, "hours"))
+    index = _plan(cn2).index_of(cn2)
+    assert index is not None and index.fixed
+    ny = DST_CALENDARS[0]
+    ny_index = _plan(ny).index_of(ny)
+    assert ny_index is not None and not ny_index.fixed
+
+
+def test_the_cache_is_invisible_to_the_model() -> None:
+    fresh = china_calendar()
+    fields = fresh.model_dump()
+    dumped_json = fresh.model_dump_json()
+    before = hash(fresh)
+    fresh.add(at("2026-03-02 10:00"), working(2, "days"))
+    fresh.point(at("2026-03-02 10:00"), at("2026-03-04 10:00"), 0.5)
+    assert fresh.model_dump() == fields and set(fields) == set(WorkingCalendar.model_fields)
+    assert fresh.model_dump_json() == dumped_json
+    assert hash(fresh) == before == hash(china_calendar()) and fresh == china_calendar()
+    assert fresh.__dict__.keys() == WorkingCalendar.model_fields.keys()
+    # a copy with other day tables gets its own index, not the original's
+    copy = fresh.model_copy(update={"holidays": fresh.holidays | {date(2026, 3, 3)}})
+    assert copy.add(at("2026-03-02 10:00"), working(1, "days")) == at("2026-03-04 10:00")
+    assert fresh.add(at("2026-03-02 10:00"), working(1, "days")) == at("2026-03-03 10:00")
+
+
+def test_per_instance_state_goes_with_the_instance() -> None:
+    cal = china_calendar("short-lived")
+    cal.add(at("2026-03-02 10:00"), working(2, "hours"))
+    key = id(cal)
+    assert key in _plans
+    del cal
+    gc.collect()
+    assert key not in _plans or _plans[key][0]() is not None  # dropped, or the id reused

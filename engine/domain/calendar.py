@@ -28,9 +28,10 @@ fallback. Each calendar lazily builds an ``_Index``: every working interval from
 its holiday data to five years past it (or past today), laid end to end with running totals,
 so ``N working hours`` is two bisections and ``N working days`` one bisection over the working
 dates. When the zone's own TZif data prove a fixed UTC offset over that range (Asia/Shanghai
-since 1991), the index works in local wall time and converts with ``replace(tzinfo=...)``;
-otherwise it works in UTC and converts through the zone. Wall limits and 24x7 calendars never
-build an index. Moments outside the indexed range take the reference loops.
+since 1991), the index holds datetimes in the zone itself, which compare and subtract by wall
+time with no conversion in or out; otherwise it holds UTC instants and converts through the
+zone, as the loops do. Wall limits and 24x7 calendars never build an index. Whatever falls
+outside the indexed range takes the reference loops.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def _interval_table(zone: str, hours: _Hours) -> _IntervalTable:
 
 # A POSIX TZ footer with a standard time only (``CST-8``, ``<+08>-8``): no daylight saving rule.
 _STANDARD_ONLY = re.compile(r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]+>)[+-]?\d{1,2}(?::\d{2}){0,2}")
-# Naive on purpose: keys are naive wall times (see ``_Index``).
+# Wall times, naive here; ``_Zone`` attaches the zone.
 _FIXED_UNTIL = datetime(9000, 1, 1)  # noqa: DTZ001 - far enough, clear of datetime.max
 _UNIX_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001
 
@@ -280,6 +281,8 @@ class _Index:
         first: list[int] = []
         workdays: list[int] = []
         is_working, hours = cal.is_working_day, cal.hours
+        if fixed:  # no fold to carry into wall-time keys (it means nothing at a fixed offset)
+            hours = tuple((a.replace(fold=0), b.replace(fold=0)) for a, b in hours)
         for ordinal in range(base, base + ndays):
             first.append(len(starts))
             day = date.fromordinal(ordinal)
@@ -289,9 +292,7 @@ class _Index:
             for begin, end in hours:
                 a = datetime.combine(day, begin, tzinfo=tz)
                 b = datetime.combine(day, end, tzinfo=tz)
-                if fixed:
-                    a, b = a.replace(fold=0), b.replace(fold=0)
-                else:  # exactly the reference's instants (``_IntervalTable``)
+                if not fixed:  # exactly the reference's instants (``_IntervalTable``)
                     a, b = a.astimezone(UTC), b.astimezone(UTC)
                 if a < b:
                     starts.append(a)
@@ -372,8 +373,16 @@ class _Index:
 
     # -- operations (None: not inside the index, use the reference) -----------------------
 
+    # ``_key`` is inlined for the fixed case below: a call costs as much as the conversion.
+
     def add_time(self, start: datetime, amount: timedelta) -> datetime | None:
-        key, d0 = self._key(start)
+        if self.fixed:
+            key = start.astimezone(self.tz)
+            if key.fold:
+                key = key.replace(fold=0)
+            d0 = key.toordinal()
+        else:
+            key, d0 = self._key(start)
         if not 0 <= d0 - self.base < self.ndays:
             return None
         found = self._consume(key, d0, amount)
@@ -382,7 +391,13 @@ class _Index:
         return found if self.fixed else found.astimezone(self.tz)
 
     def add_days(self, start: datetime, count: int) -> datetime | None:
-        key, d0 = self._key(start)
+        if self.fixed:
+            key = start.astimezone(self.tz)
+            if key.fold:
+                key = key.replace(fold=0)
+            d0 = key.toordinal()
+        else:
+            key, d0 = self._key(start)
         off, n = d0 - self.base, self.n
         if not 0 <= off < self.ndays:
             return None
@@ -409,8 +424,15 @@ class _Index:
         return due.astimezone(UTC).astimezone(self.tz)
 
     def point(self, start: datetime, end: datetime, fraction: float) -> datetime | None:
-        lo, d_lo = self._key(start)
-        hi, d_hi = self._key(end)
+        if self.fixed:
+            lo, hi = start.astimezone(self.tz), end.astimezone(self.tz)
+            if lo.fold:
+                lo = lo.replace(fold=0)
+            if hi.fold:
+                hi = hi.replace(fold=0)
+            d_lo, d_hi = lo.toordinal(), hi.toordinal()
+        else:
+            (lo, d_lo), (hi, d_hi) = self._key(start), self._key(end)
         base, ndays = self.base, self.ndays
         if not (0 <= d_lo - base < ndays and 0 <= d_hi - base < ndays):
             return None  # (outside the range, wall-time keys need not order like instants)

@@ -157,3 +157,14 @@ def test_every_closure_has_a_complete_consistent_path_and_reports(h: Any) -> Non
     for e in closures:
         check_closure(e)
     assert len({e.subject for e in closures}) == len(closures)
+
+
+@settings(max_examples=50, deadline=None)
+@given(history)
+def test_every_state_survives_its_json_round_trip(h: Any) -> None:
+    """What the table stores is what the core decided: nothing lost (e.g. the events to re-send)."""
+    from engine.domain.state import IssueState
+
+    r, _ = replay(build(*h), END)
+    for state in r.states.values():
+        assert IssueState.model_validate_json(state.model_dump_json()) == state

@@ -103,6 +103,10 @@ def build_engine(
         web_host=settings.web_host,
         datadir=str(settings.data_dir / settings.app_id),
         producer_linger=0.01,
+        # Standby replicas of the memory store are wiped by faust's on_recovery_completed and
+        # then promoted from their stale offset, losing state; without standbys a newly
+        # assigned partition is recovered from its whole changelog.
+        table_standby_replicas=0,
         autodiscover=False,
     )
     source = app.topic(topics.events, topics.ticks, **RAW)

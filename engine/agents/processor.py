@@ -131,7 +131,8 @@ class IssueProcessor:
             states = self._open_states(partition)
             count = self.index.rebuild(partition, states)
             self.metrics.open_set(partition, Counter(s.level for s in states if s.status == "open"))
-            log.info("deadline index rebuilt", partition=partition, deadlines=count)
+            log.info("deadline index rebuilt", partition=partition, deadlines=count,
+                     open_issues=len(states))
         record = self.store.tick_record(partition)
         if record is not None and record[0] == offset:
             self._resend(record[1])  # this tick was applied before a crash: send again

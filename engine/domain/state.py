@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.domain.events import Outbound, PathEntry, ReportOutcome, ReportRecord, Severity
+from engine.domain.events import OutboundEvent, PathEntry, ReportOutcome, ReportRecord, Severity
 from engine.domain.ruleset import Level
 
 DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating"]
@@ -74,7 +74,7 @@ class IssueState(BaseModel):
     # idempotence: event keys seen, and what the last one produced (re-sent on redelivery)
     seen: tuple[str, ...] = ()
     last_trigger: str = ""
-    last_emitted: tuple[Outbound, ...] = ()
+    last_emitted: tuple[OutboundEvent, ...] = ()
 
     @property
     def next_due(self) -> datetime | None:

@@ -30,8 +30,10 @@ lint: $(STAMP) ## ruff, mypy --strict on engine/, and the import contracts
 	$(BIN)/mypy engine
 	$(BIN)/lint-imports
 
-bench: $(STAMP) ## benchmarks (figures, never pass/fail)
+bench: $(STAMP) ## benchmarks: core, calendar, runtime through the broker (figures, never pass/fail)
 	$(BIN)/python benchmarks/core_bench.py
+	$(BIN)/python benchmarks/calendar_bench.py
+	$(BIN)/python benchmarks/runtime_bench.py
 
 schemas: $(STAMP) ## regenerate schemas/ from the event models
 	$(BIN)/python -m engine.schemas_export

@@ -1,0 +1,197 @@
+"""Benchmark: the engine end to end through a real broker (embedded Tansu). Figures only.
+
+1. Throughput: N simulated Xishan events pre-published to the input topic; a worker starts and
+   we time from ready to all N consumed. Baseline in the same run, on the same broker, topics
+   and partitions: a pass-through Faust agent (benchmarks/passthrough_app.py). Target: the
+   engine at >= 50% of the pass-through rate.
+2. Deadline lag: D issues raised so that their respond deadlines (3 s, tests/testdata/
+   live-rules) fall due spread over ~20 s once all are open; p50/p99 of
+   whistle_timer_lag_seconds (due -> emitted). Target: p99 <= 1 s with D = 100,000.
+
+Usage: python benchmarks/runtime_bench.py [--events N] [--deadlines D]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from engine.agents.broker import EmbeddedBroker, free_port
+from engine.agents.topics import ensure_topics
+from engine.rules.loader import load_ruleset
+from engine.simulation import history
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTITIONS = 4
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except Exception:
+        return 0, ""
+
+
+def wait(pred, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise SystemExit(f"timed out: {what}")
+
+
+def produce(url: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    from kafka import KafkaProducer
+
+    p = KafkaProducer(bootstrap_servers=[url], linger_ms=20, batch_size=256 * 1024)
+    for k, v in records:
+        p.send(topic, key=k, value=v)
+    p.flush()
+    p.close()
+
+
+def metric_sum(text: str, name: str) -> float:
+    return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text,
+                                                      re.M))
+
+
+def run_passthrough(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: Path
+                    ) -> float:
+    src, dst, app_id = "bench.pass.in", "bench.pass.out", "bench-pass"
+    ensure_topics({"bootstrap_servers": [broker.url]}, [src, dst], PARTITIONS, 1)
+    produce(broker.url, src, records)
+    port = free_port()
+    env = {**os.environ, "BROKER": broker.url, "SOURCE": src, "SINK": dst, "WEB_PORT": str(port),
+           "APP_ID": app_id, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "passthrough_app.py")],
+                            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60, "pass-through")
+        t1 = wait(lambda: json.loads(get(f"http://127.0.0.1:{port}/count")[1] or "{}")
+                  .get("n", 0) >= len(records), 600, "pass-through done")
+        return len(records) / (t1 - t0)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def start_engine(broker: EmbeddedBroker, tmp: Path, rules: Path, tag: str) -> tuple[
+        subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, "WHISTLE_BROKER": broker.url, "WHISTLE_BROKER_QUIRKS": "tansu",
+           "WHISTLE_RULES": str(rules), "WHISTLE_APP_ID": f"bench-{tag}",
+           "WHISTLE_TOPIC_PREFIX": f"bench.{tag}.", "WHISTLE_WEB_PORT": str(port),
+           "WHISTLE_PARTITIONS": str(PARTITIONS), "WHISTLE_DATA_DIR": str(tmp / tag),
+           "WHISTLE_SESSION_TIMEOUT": "6"}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--log-level",
+                             "warning"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    return proc, port
+
+
+def ensure_engine_topics(broker: EmbeddedBroker, tag: str) -> str:
+    prefix = f"bench.{tag}."
+    names = [f"{prefix}issues.events", f"{prefix}issues.lifecycle", f"{prefix}issues.closed",
+             f"{prefix}issues.rejected", f"{prefix}whistle.ticks", f"bench-{tag}-issues-changelog"]
+    ensure_topics({"bootstrap_servers": [broker.url]}, names, PARTITIONS, 1,
+                  compacted=[names[-1]])
+    return names[0]
+
+
+def run_engine(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: Path) -> float:
+    topic = ensure_engine_topics(broker, "tput")
+    produce(broker.url, topic, records)
+    proc, port = start_engine(broker, tmp, ROOT / "engine" / "sample" / "xishan", "tput")
+    try:
+        t0 = wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60, "engine")
+        t1 = wait(lambda: metric_sum(get(f"http://127.0.0.1:{port}/metrics")[1],
+                                     "whistle_events_total") >= len(records), 900, "engine done")
+        return len(records) / (t1 - t0)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def run_lag(broker: EmbeddedBroker, n: int, tmp: Path) -> tuple[float, float, float]:
+    topic = ensure_engine_topics(broker, "lag")
+    proc, port = start_engine(broker, tmp, ROOT / "tests" / "testdata" / "live-rules", "lag")
+    try:
+        wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60, "engine")
+        # raise times in the future: every respond deadline (3 s) falls after ingestion ends
+        ingest = max(20.0, n / 800)
+        start = datetime.now(UTC) + timedelta(seconds=ingest)
+        records = []
+        for i in range(n):
+            at = start + timedelta(seconds=20 * i / n)
+            records.append((f"LAG-{i:07d}".encode(), json.dumps({
+                "specversion": "1.0", "id": f"lag-{i}", "source": "bench", "type":
+                "issue.raised", "subject": f"LAG-{i:07d}", "time": at.isoformat(),
+                "data": {"grid": f"jinan-g{1 + i % 2}", "category": "noise", "title": "t"}},
+            ).encode()))
+        produce(broker.url, topic, records)
+        wait(lambda: metric_sum(get(f"http://127.0.0.1:{port}/metrics")[1],
+                                "whistle_events_total") >= n, ingest + 600, "lag ingest")
+        open_at = datetime.now(UTC)
+        print(f"  {n} issues open {(open_at - start).total_seconds():+.1f}s from the first due "
+              f"point")
+        wait(lambda: metric_sum(get(f"http://127.0.0.1:{port}/metrics")[1],
+                                "whistle_timer_lag_seconds_count") >= n * 0.99, 900, "lag fired")
+        text = get(f"http://127.0.0.1:{port}/metrics")[1]
+        buckets = [(float(m.group(1)), float(m.group(2))) for m in re.finditer(
+            r'^whistle_timer_lag_seconds_bucket{le="([^"]+)"} (\S+)$', text, re.M)
+            if m.group(1) != "+Inf"]
+        count = metric_sum(text, "whistle_timer_lag_seconds_count")
+        total = metric_sum(text, "whistle_timer_lag_seconds_sum")
+
+        def quantile(q: float) -> float:
+            for le, c in buckets:
+                if c >= q * count:
+                    return le
+            return float("inf")
+
+        return quantile(0.5), quantile(0.99), total / count
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--deadlines", type=int, default=100_000)
+    args = ap.parse_args()
+    rules = load_ruleset(ROOT / "engine" / "sample" / "xishan").ruleset
+    assert rules is not None
+    start = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    events = []
+    for e in history(rules, start, args.events, timedelta(days=30)):
+        events.append((e.subject.encode(), e.model_dump_json().encode()))
+        if len(events) >= args.events:
+            break
+    print(f"runtime benchmark: {len(events)} events, {PARTITIONS} partitions, embedded Tansu")
+    with tempfile.TemporaryDirectory() as d, EmbeddedBroker() as broker:
+        tmp = Path(d)
+        base = run_passthrough(broker, events, tmp)
+        print(f"pass-through Faust agent: {base:,.0f} events/s")
+        eng = run_engine(broker, events, tmp)
+        print(f"engine (parse, decide, table, sends): {eng:,.0f} events/s")
+        print(f"ratio engine/pass-through: {eng / base:.2f}  (target >= 0.50)")
+        if args.deadlines:
+            p50, p99, mean = run_lag(broker, args.deadlines, tmp)
+            print(f"deadline lag with {args.deadlines:,} open deadlines: p50 <= {p50} s, "
+                  f"p99 <= {p99} s (bucket bounds), mean {mean:.3f} s  (target p99 <= 1 s)")
+
+
+if __name__ == "__main__":
+    main()

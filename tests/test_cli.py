@@ -33,7 +33,7 @@ def test_explain_shows_the_holiday_and_the_make_up_saturday(
     assert main(["rules", "explain", str(SAMPLE), "--event", str(EVENT), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rule"]["id"] == "parking-and-garbage"
-    grid, village, street, dept = report["ladder"]
+    grid, _village, street, dept = report["ladder"]
     # raised Wed 30 Sep 16:30: 4 working hours = 1 h that day + 3 h on Thu 8 Oct (after 1-7 Oct)
     assert grid["resolve_by"] == "2026-10-08T04:00:00+00:00"
     # the street's 2 working days from Fri 9 Oct 13:30 count Saturday 10 Oct (调休 make-up day)

@@ -20,28 +20,34 @@ from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 
-_defaults: dict[type[BaseModel], dict[str, Any]] = {}
+_defaults: dict[type[BaseModel], tuple[dict[str, Any], set[str]]] = {}
 _setattr = object.__setattr__
 
 
-def _defaults_of(cls: type[BaseModel]) -> dict[str, Any]:
+def _defaults_of(cls: type[BaseModel]) -> tuple[dict[str, Any], set[str]]:
     found = _defaults.get(cls)
     if found is None:
-        found = {
+        defaults = {
             name: field.get_default(call_default_factory=True)
             for name, field in cls.model_fields.items()
             if not field.is_required()
         }
+        found = (defaults, set(cls.model_fields))
         _defaults[cls] = found
     return found
 
 
 def build(cls: type[M], **fields: Any) -> M:
-    """``cls(**fields)`` for trusted values: defaults filled in, nothing validated."""
+    """``cls(**fields)`` for trusted values: defaults filled in, nothing validated.
+
+    Every field counts as set, and all instances of a class share that one ``fields_set``
+    (pydantic copies it before it changes it): a set per instance would double the memory of
+    every open issue.
+    """
+    defaults, all_fields = _defaults_of(cls)
     obj = cls.__new__(cls)
-    values = {**_defaults_of(cls), **fields}
-    _setattr(obj, "__dict__", values)
-    _setattr(obj, "__pydantic_fields_set__", set(fields))
+    _setattr(obj, "__dict__", {**defaults, **fields})
+    _setattr(obj, "__pydantic_fields_set__", all_fields)
     _setattr(obj, "__pydantic_extra__", None)
     _setattr(obj, "__pydantic_private__", None)
     return obj
@@ -54,7 +60,7 @@ def replace(model: M, **changes: Any) -> M:
     values = model.__dict__.copy()
     values.update(changes)
     _setattr(obj, "__dict__", values)
-    _setattr(obj, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
+    _setattr(obj, "__pydantic_fields_set__", _defaults_of(cls)[1])
     _setattr(obj, "__pydantic_extra__", None)
     _setattr(obj, "__pydantic_private__", None)
     return obj

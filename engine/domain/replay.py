@@ -17,6 +17,7 @@ from engine.domain.decision import Decision
 from engine.domain.events import DeadlineReached, Envelope
 from engine.domain.ruleset import Ruleset
 from engine.domain.state import IssueState
+from engine.domain.transitions import utc
 
 
 @dataclass
@@ -28,17 +29,19 @@ class Replayer:
 
     def feed(self, event: Envelope) -> Iterator[Decision]:
         """Advance the clock to the event's time, then apply it. Yields every decision made."""
-        yield from self.advance(event.time)
+        yield from self.advance(utc(event.time))
         decision = decide(self.states.get(event.subject), event, self.rules, event.time)
         self._keep(event.subject, decision)
         yield decision
 
     def advance(self, until: datetime) -> Iterator[Decision]:
         """Fire every deadline due at or before ``until``, in due order."""
+        until = utc(until)
         if self.clock is None or until > self.clock:
             self.clock = until
-        while self.heap and self.heap[0][0] <= until:
-            due, issue_id, token = heapq.heappop(self.heap)
+        heap = self.heap
+        while heap and heap[0][0] <= until:
+            due, issue_id, token = heapq.heappop(heap)
             state = self.states.get(issue_id)
             if state is None or not any(d.token == token and d.due == due for d in state.deadlines):
                 continue  # stale: the issue moved on since this deadline was armed
@@ -62,7 +65,7 @@ class Replayer:
         unchanged = previous is not None and previous.version == state.version
         if decision.result != "accepted" and unchanged:
             return
-        armed = {(d.due, d.token) for d in state.deadlines}
-        for due, token in armed:
-            if token == state.version:  # newly armed in this decision
-                heapq.heappush(self.heap, (due, issue_id, token))
+        version = state.version
+        armed = {d.due for d in state.deadlines if d.token == version}  # armed by this decision
+        for due in armed:
+            heapq.heappush(self.heap, (due, issue_id, version))

@@ -180,11 +180,12 @@ class Ruleset(Frozen):
         # The loader guarantees a catch-all as the last rule; this is the belt to its braces.
         return self.rules[-1]
 
+    @cached_property
+    def _by_id(self) -> dict[str, Rule]:
+        return {rule.id: rule for rule in self.rules}
+
     def rule(self, rule_id: str) -> Rule | None:
-        for rule in self.rules:
-            if rule.id == rule_id:
-                return rule
-        return None
+        return self._by_id.get(rule_id)
 
     def route(self, category: str) -> Route:
         return self.routes.get(category) or self.routes["default"]

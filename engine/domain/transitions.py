@@ -305,7 +305,8 @@ def send_limit(
     data_cls = WarningData if cls is IssueWarning else OverdueData
     draft.send(
         cls,
-        data_cls.model_construct(
+        build(
+            data_cls,
             sequence=draft.version, kind=kind, unit=unit, due=due, level=draft.state.level,
             rule=draft.rule.id,
         ),

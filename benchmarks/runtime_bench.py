@@ -93,7 +93,7 @@ def start_engine(broker: EmbeddedBroker, tmp: Path, rules: Path, tag: str) -> tu
            "WHISTLE_RULES": str(rules), "WHISTLE_APP_ID": f"bench-{tag}",
            "WHISTLE_TOPIC_PREFIX": f"bench.{tag}.", "WHISTLE_WEB_PORT": str(port),
            "WHISTLE_PARTITIONS": str(PARTITIONS), "WHISTLE_DATA_DIR": str(tmp / tag),
-           "WHISTLE_SESSION_TIMEOUT": "6"}
+           "WHISTLE_SESSION_TIMEOUT": "6", "WHISTLE_TICK_SECONDS": "0.25"}
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--log-level",
                              "warning"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -129,7 +129,7 @@ def run_lag(broker: EmbeddedBroker, n: int, tmp: Path) -> tuple[float, float, fl
     try:
         wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60, "engine")
         # raise times in the future: every respond deadline (3 s) falls after ingestion ends
-        ingest = max(20.0, n / 800)
+        ingest = max(20.0, n / 250)
         start = datetime.now(UTC) + timedelta(seconds=ingest)
         records = []
         for i in range(n):

@@ -111,8 +111,6 @@ def build_engine(
     )
     source = app.topic(topics.events, topics.ticks, **RAW)
     ticks = app.topic(topics.ticks, **RAW)
-    outputs = {name: app.topic(name, **RAW)
-               for name in (topics.lifecycle, topics.closed, topics.rejected)}
     table = app.Table("issues", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     sink = BufferSink()
     processor = IssueProcessor(rules=rules, store=IssueStore(table), sink=sink, metrics=metrics,
@@ -139,7 +137,9 @@ def build_engine(
                 log.warning("crash injected after the state write, before the sends")
                 os._exit(70)
             for topic, key, value in sends:
-                await outputs[topic].send(key=key, value=value)
+                # Straight to the producer (faust's Topic.send adds ~0.3 ms of bookkeeping a
+                # message here). Faust flushes the producer before it commits the offsets.
+                await app.producer.send(topic, key, value, None, None, None)
 
     @app.timer(settings.tick_seconds)
     async def tick() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,7 @@ from engine.domain.decide import decide
 from engine.domain.events import DeadlineReached, Outbound
 from engine.domain.replay import Replayer
 from engine.domain.state import IssueState
-from tests.factories import T0, event, raised, ruleset
+from tests.factories import T0, event, minutes, raised, ruleset
 
 M = timedelta(minutes=1)
 
@@ -243,3 +244,39 @@ def test_counts_follow_the_decisions() -> None:
         "whistle_escalations_total",
     ]
     assert dict(counts[3].labels) == {"level": "grid", "outcome": "missed"}
+
+
+def faster_rules() -> Any:
+    """The same rule set with the grid's resolve limit halved, under a new version."""
+    from engine.domain.ruleset import Step
+
+    rules = ruleset()
+    default = rules.rule("default")
+    assert default is not None
+    ladder = (Step(level="grid", respond=minutes(30), resolve=minutes(60)), *default.ladder[1:])
+    changed = default.model_copy(update={"ladder": ladder})
+    return rules.model_copy(update={
+        "version": "test0002",
+        "rules": tuple(changed if r.id == "default" else r for r in rules.rules),
+    })
+
+
+def test_by_default_an_issue_keeps_the_limits_in_force_when_it_entered_its_level() -> None:
+    d1 = decide(None, raised("A", T0), ruleset(), T0)
+    ack = event("acknowledged", "A", T0 + M, unit="jinan-g1")
+    d2 = decide(d1.state, ack, faster_rules(), T0 + M)
+    assert d2.emit == () and d2.state is not None
+    assert d2.state.resolve_by == T0 + 120 * M and d2.state.rules_version == "test0001"
+    whistle = event("whistled", "A", T0 + 2 * M, unit="jinan-g1")
+    d3 = decide(d2.state, whistle, faster_rules(), T0 + 2 * M)
+    assert d3.state is not None and d3.state.rules_version == "test0002"  # its new level
+
+
+def test_with_follow_the_next_decision_retimes_the_level_under_the_new_rules() -> None:
+    d1 = decide(None, raised("A", T0), ruleset(), T0)
+    ack = event("acknowledged", "A", T0 + M, unit="jinan-g1")
+    d2 = decide(d1.state, ack, faster_rules(), T0 + M, follow=True)
+    (assigned,) = d2.emit
+    assert assigned.data.reason == "rules_changed" and assigned.data.rules_version == "test0002"
+    assert assigned.data.resolve_by == T0 + 60 * M
+    assert d2.state is not None and d2.state.response == "on_time"

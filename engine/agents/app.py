@@ -8,8 +8,10 @@ Everything the agent does with a message is in ``IssueProcessor``; this module i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +24,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from engine.agents.clock import Clock, SystemClock
 from engine.agents.metrics import Metrics
 from engine.agents.processor import IssueProcessor, Message, Topics
+from engine.agents.reload import RulesHolder
 from engine.agents.settings import Settings
 from engine.agents.store import IssueStore
 from engine.domain.ruleset import Ruleset
@@ -76,13 +79,14 @@ def faust_broker_settings(settings: Settings) -> dict[str, Any]:
 
 def build_engine(
     settings: Settings,
-    rules: Callable[[], Ruleset],
+    ruleset: Ruleset,
     clock: Clock | None = None,
     metrics: Metrics | None = None,
     crash_after_write: Callable[[str], bool] | None = None,
 ) -> Engine:
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
+    holder = RulesHolder(settings.rules, ruleset, metrics)
     topics = Topics.with_prefix(settings.topic_prefix)
     app = faust.App(
         settings.app_id,
@@ -113,8 +117,9 @@ def build_engine(
     ticks = app.topic(topics.ticks, **RAW)
     table = app.Table("issues", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     sink = BufferSink()
-    processor = IssueProcessor(rules=rules, store=IssueStore(table), sink=sink, metrics=metrics,
-                               topics=topics, clock=clock.now)
+    processor = IssueProcessor(rules=holder.current, store=IssueStore(table), sink=sink,
+                               metrics=metrics, topics=topics, clock=clock.now,
+                               follow_rule_changes=settings.pinning == "follow")
 
     @app.agent(source)
     async def issues(stream: Any) -> None:
@@ -163,6 +168,24 @@ def build_engine(
         return bool(recovery.completed.is_set() and not recovery.in_recovery
                     and not app.rebalancing)
 
+    @app.timer(settings.rules_watch_seconds)
+    async def watch_rules() -> None:
+        holder.poll()
+
+    @app.task
+    async def on_sighup() -> None:
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP, lambda: holder.reload("SIGHUP"))
+
+    @app.page("/-/reload")
+    async def reload(self: Any, request: Any) -> Any:
+        if request.method != "POST":
+            return self.json({"error": "POST to reload"}, status=405)
+        result = holder.reload("POST /-/reload")
+        body = {"ok": result.ok, "version": result.version, "changed": result.changed,
+                "errors": list(result.errors)}
+        return self.json(body, status=200 if result.ok else 400)
+
     @app.page("/healthz")
     async def healthz(self: Any, request: Any) -> Any:
         return self.json({"ok": True})
@@ -184,7 +207,7 @@ def build_engine(
 
     changelog = table.changelog_topic.get_topic_name()
     return Engine(app=app, processor=processor, metrics=metrics, topics=topics,
-                  changelog=changelog, extra={"ready": ready, "table": table})
+                  changelog=changelog, extra={"ready": ready, "table": table, "rules": holder})
 
 
 def tick_time(value: bytes | None, clock: Clock) -> datetime:

@@ -66,6 +66,8 @@ class Metrics:
         self.open_issues = Gauge(
             "whistle_open_issues", "Open issues by level on this worker's partitions.",
             ["level"], registry=r)
+        self.rules_reloads = counter(
+            "whistle_rules_reloads_total", "Rule reloads by result (success, failure).", "result")
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
         self._open: dict[int, Counter[str]] = {}

@@ -73,7 +73,9 @@ class IssueProcessor:
         topics: Topics | None = None,
         max_bytes: int = 65536,
         clock: Callable[[], datetime] | None = None,
+        follow_rule_changes: bool = False,
     ) -> None:
+        self.follow = follow_rule_changes
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rules = rules
         self.store = store
@@ -106,7 +108,7 @@ class IssueProcessor:
         event = parsed.event
         issue_id = event.subject
         state = self.store.get(issue_id)
-        decision = decide(state, event, rules, now)
+        decision = decide(state, event, rules, now, follow=self.follow)
         self.metrics.event(event.type, decision.result if decision.result != "unfit" else "stale")
         if decision.result == "rejected":
             self._reject(msg, Rejected(reason="unknown_grid", detail=decision.reason))
@@ -145,7 +147,7 @@ class IssueProcessor:
                 continue
             tick = DeadlineReached(issue_id=issue_id, due=due, token=token)
             try:
-                decision = decide(state, tick, rules, now)
+                decision = decide(state, tick, rules, now, follow=self.follow)
             except Exception:
                 log.exception("deadline failed", issue_id=issue_id)
                 continue

@@ -17,6 +17,8 @@
 | WHISTLE_TICK_SECONDS | 1.0 | how often each owned partition is ticked |
 | WHISTLE_SESSION_TIMEOUT | 10 | consumer session timeout, seconds |
 | WHISTLE_DATA_DIR | ./.whistle | worker data (Faust's own files) |
+| WHISTLE_PINNING | entry | ``entry`` or ``follow`` (see the README: rules changes) |
+| WHISTLE_RULES_WATCH_SECONDS | 2 | how often the rule files are checked for changes |
 | WHISTLE_BROKER_QUIRKS | (empty) | ``tansu``: a configured broker is Tansu, apply its adapter |
 
 The embedded broker always gets the Tansu adapter.
@@ -55,6 +57,8 @@ class Settings:
     data_dir: Path = Path(".whistle")
     embedded: bool = False  # set when the broker is the embedded one (Tansu quirks apply)
     broker_quirks: str = ""
+    pinning: str = "entry"
+    rules_watch_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -72,6 +76,7 @@ class Settings:
             ("sasl_username", str), ("sasl_password", str), ("tls_cafile", str),
             ("tls_certfile", str), ("tls_keyfile", str), ("tick_seconds", float),
             ("session_timeout", float), ("data_dir", Path), ("broker_quirks", str),
+            ("pinning", str), ("rules_watch_seconds", float),
         ):
             value = get(name.upper())
             if value is not None:

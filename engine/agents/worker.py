@@ -64,8 +64,7 @@ def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str) -> int:
         from engine.agents.demo import demo_clock
 
         clock = demo_clock(DEMO_SPEED)
-    engine = build_engine(settings, lambda: rules, clock=clock, crash_after_write=_crash_hook())
-    engine.metrics.set_rules_version(rules.version)
+    engine = build_engine(settings, rules, clock=clock, crash_after_write=_crash_hook())
     ensure_topics(settings.kafka_python_config(), engine.all_topics(), settings.partitions,
                   settings.replication_factor, compacted=[engine.changelog])
     where = "embedded broker" if settings.embedded else "broker"

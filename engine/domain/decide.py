@@ -44,6 +44,7 @@ from engine.domain.transitions import (
     enter,
     fire_due,
     reopen,
+    retime,
     utc,
 )
 
@@ -59,7 +60,15 @@ def event_key(event: Event) -> str:
     return f"{event.source}\x00{event.id}"
 
 
-def decide(state: IssueState | None, event: Event, rules: Ruleset, now: datetime) -> Decision:
+def decide(
+    state: IssueState | None, event: Event, rules: Ruleset, now: datetime, *, follow: bool = False
+) -> Decision:
+    """Decide what ``event`` does to the issue in ``state`` under ``rules`` at time ``now``.
+
+    ``follow``: the pinning policy. False (the default): an issue keeps the limits in force
+    when it entered its current level; new rules apply from its next level. True: at its next
+    decision under a new rules version, the current level is re-timed by the new rules.
+    """
     key = event_key(event)
     if state is not None and (key in state.seen or key == state.last_trigger):
         resend = state.last_emitted if key == state.last_trigger else ()
@@ -72,6 +81,7 @@ def decide(state: IssueState | None, event: Event, rules: Ruleset, now: datetime
         if not any(d.token == event.token and d.due == event.due for d in state.deadlines):
             return build(Decision, result="stale", state=state)
         draft = _draft(state, rules)
+        _follow(draft, follow, utc(now))
         fire_due(draft, utc(now))
         return _done(draft, key, "accepted", "")
     if state.status == "closed":
@@ -79,6 +89,7 @@ def decide(state: IssueState | None, event: Event, rules: Ruleset, now: datetime
     assert isinstance(event, Envelope)
     draft = _draft(state, rules)
     at = utc(event.time)
+    _follow(draft, follow, min(at, utc(now)))
     fire_due(draft, _before(min(at, utc(now))))
     reason = _apply(draft, event, at)
     return _done(draft, key, "unfit" if reason else "accepted", reason)
@@ -87,6 +98,12 @@ def decide(state: IssueState | None, event: Event, rules: Ruleset, now: datetime
 def _before(at: datetime) -> datetime:
     # deadlines due strictly before the fact fire first; a fact exactly at the limit is on time
     return at - _TICK
+
+
+def _follow(draft: Draft, follow: bool, at: datetime) -> None:
+    s = draft.state
+    if follow and s.rules_version != draft.rules.version and s.status != "closed":
+        retime(draft, at)
 
 
 def _draft(state: IssueState, rules: Ruleset) -> Draft:

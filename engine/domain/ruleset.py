@@ -181,11 +181,15 @@ class Ruleset(Frozen):
         return self.rules[-1]
 
     @cached_property
-    def _by_id(self) -> dict[str, Rule]:
-        return {rule.id: rule for rule in self.rules}
+    def _by_id(self) -> tuple[tuple[Rule, ...], dict[str, Rule]]:
+        return self.rules, {rule.id: rule for rule in self.rules}
 
     def rule(self, rule_id: str) -> Rule | None:
-        return self._by_id.get(rule_id)
+        rules, by_id = self._by_id
+        if rules is not self.rules:  # a model_copy(update=...) carried a stale cache along
+            del self.__dict__["_by_id"]
+            rules, by_id = self._by_id
+        return by_id.get(rule_id)
 
     def route(self, category: str) -> Route:
         return self.routes.get(category) or self.routes["default"]

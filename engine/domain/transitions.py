@@ -163,7 +163,8 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
     deadlines += draft.deadline("resolve", lead or units[0], at, resolve_by)
     draft.update(
         step=index, level=step.level, units=units, lead=lead, entered_at=at, entry_reason=reason,
-        respond_by=respond_by, resolve_by=resolve_by, response=None,
+        respond_by=respond_by, resolve_by=resolve_by, response=None, rule=draft.rule.id,
+        rules_version=draft.rules.version,
         deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), reports=tuple(reports),
     )
     s = draft.state
@@ -174,6 +175,48 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
             sequence=draft.version, level=s.level, units=s.units, lead=lead, respond_by=respond_by,
             resolve_by=resolve_by, report_by=report_by, rule=draft.rule.id,
             rules_version=draft.rules.version, reason=reason,
+        ),
+        at,
+    )
+
+
+def retime(draft: Draft, at: datetime) -> None:
+    """Follow a rules change: the current level's limits are recomputed from when the issue
+    entered it, under the new rules (pinning policy ``follow``). Limits already met stay met."""
+    s = draft.state
+    step = draft.rule.ladder[min(s.step, len(draft.rule.ladder) - 1)]
+    route = draft.rules.route(s.category)
+    start = s.entered_at
+    kept = [d for d in s.deadlines if d.kind in ("rating", "progress")]
+    resolve_by = draft.add(start, step.resolve or route.resolve)
+    holder = s.lead or s.units[0]
+    deadlines = kept + draft.deadline("resolve", holder, start, resolve_by)
+    respond_by = s.respond_by
+    if s.level != "department" and s.response is None and step.respond is not None:
+        respond_by = draft.add(start, step.respond)
+        deadlines += draft.deadline("respond", s.units[0], start, respond_by)
+    report_by: dict[str, datetime] = {}
+    reports = []
+    for r in s.reports:
+        if r.outcome is None and s.level == "department":
+            due = draft.add(start, route.report)
+            report_by[r.department] = due
+            deadlines += draft.deadline("report", r.department, start, due)
+            r = replace(r, due=due)
+        reports.append(r)
+    if s.status != "open":  # resolved, awaiting a rating: only the rating window runs
+        deadlines = kept
+    draft.update(
+        respond_by=respond_by, resolve_by=resolve_by, reports=tuple(reports),
+        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), rule=draft.rule.id,
+        rules_version=draft.rules.version,
+    )
+    draft.send(
+        IssueAssigned,
+        build(
+            AssignedData, sequence=draft.version, level=s.level, units=s.units, lead=s.lead,
+            respond_by=respond_by, resolve_by=resolve_by, report_by=report_by,
+            rule=draft.rule.id, rules_version=draft.rules.version, reason="rules_changed",
         ),
         at,
     )

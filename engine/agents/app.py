@@ -178,13 +178,12 @@ def build_engine(
             signal.SIGHUP, lambda: holder.reload("SIGHUP"))
 
     @app.page("/-/reload")
-    async def reload(self: Any, request: Any) -> Any:
-        if request.method != "POST":
-            return self.json({"error": "POST to reload"}, status=405)
-        result = holder.reload("POST /-/reload")
-        body = {"ok": result.ok, "version": result.version, "changed": result.changed,
-                "errors": list(result.errors)}
-        return self.json(body, status=200 if result.ok else 400)
+    class Reload(faust.web.View):
+        async def post(self, request: Any) -> Any:
+            result = holder.reload("POST /-/reload")
+            body = {"ok": result.ok, "version": result.version, "changed": result.changed,
+                    "errors": list(result.errors)}
+            return self.json(body, status=200 if result.ok else 400)
 
     @app.page("/healthz")
     async def healthz(self: Any, request: Any) -> Any:

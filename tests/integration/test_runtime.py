@@ -206,3 +206,58 @@ def test_two_workers_share_partitions_and_one_finishes_when_the_other_dies(lane:
     want = expected_closures(lane, sent, datetime.now(UTC) + timedelta(minutes=5))
     assert got == want
     assert len(b.state()["partitions"]) == 4
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    import re
+
+    for m in re.finditer(rf"^{name}{{([^}}]*)}} (\S+)$", text, re.M):
+        got = dict(kv.split("=", 1) for kv in m.group(1).split(",") if kv)
+        if all(got.get(k, "").strip('"') == v for k, v in labels.items()):
+            return float(m.group(2))
+    return None
+
+
+def test_a_running_worker_takes_a_valid_rules_change_and_refuses_a_broken_one(
+    lane: Lane, tmp_path: Any,
+) -> None:
+    import shutil
+    import urllib.request
+
+    rules = tmp_path / "rules"
+    shutil.copytree(LIVE_RULES, rules)
+    lane.rules = rules
+    (w,) = started(lane)
+    v1 = load_ruleset(rules).version
+    assert metric(w.metrics(), "whistle_rules_info", version=v1) == 1
+    # a valid change: picked up by the file watch, applied to new issues
+    text = (rules / "rules.yaml").read_text()
+    (rules / "rules.yaml").write_text(text.replace("respond: 3s, resolve: 6s}", "respond: 5s, "
+                                                   "resolve: 6s}", 1))
+    v2 = load_ruleset(rules).version
+    assert v2 != v1
+    lane.wait(lambda: metric(w.metrics(), "whistle_rules_info", version=v2) == 1, 30,
+              why="version 2 in force")
+    lane.send("raised", "H1", grid="jinan-g1", category="noise", title="t")
+    assigned = lane.wait_type("H1", "assigned")[0]["data"]
+    assert assigned["rules_version"] == v2
+    # a broken change: refused, counted, the running version stays, the worker goes on
+    (rules / "rules.yaml").write_text(text.replace("respond: 3s", "respond: 0s", 1))
+    lane.wait(lambda: (metric(w.metrics(), "whistle_rules_reloads_total", result="failure")
+                       or 0) >= 1, 30, why="refused reload counted")
+    assert metric(w.metrics(), "whistle_rules_info", version=v2) == 1
+    request = urllib.request.Request(f"http://127.0.0.1:{w.port}/-/reload", method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=5)
+        raise AssertionError("a broken reload must answer 400")
+    except urllib.error.HTTPError as e:
+        body = e.read().decode()
+        assert e.code == 400 and "rules.yaml:" in body and "zero" in body.lower()
+    lane.send("raised", "H2", grid="jinan-g2", category="noise", title="t")
+    assert lane.wait_type("H2", "assigned")[0]["data"]["rules_version"] == v2
+    # fixed again and reloaded by SIGHUP
+    (rules / "rules.yaml").write_text(text)
+    w.proc.send_signal(signal.SIGHUP)
+    lane.wait(lambda: metric(w.metrics(), "whistle_rules_info", version=v1) == 1, 30,
+              why="back to version 1")
+    assert w.proc.poll() is None

@@ -66,10 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_explain)
 
+    t = rsub.add_parser("test", help="run expected-outcome cases against the rules in DIR")
+    t.add_argument("dir", type=Path)
+    t.add_argument("cases", type=Path)
+    t.set_defaults(func=cmd_rules_test)
+
     s = rsub.add_parser("show", help="the org registry and the compiled rules")
     s.add_argument("dir", type=Path)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_show)
+
+    _add_report_parser(sub)
     return p
 
 
@@ -90,6 +97,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     code, lines = check(args.dir)
     for line in lines:
         print(line)
+    return code
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from engine.rules.cases import run_cases
+
+    rules = _load(args.dir)
+    if rules is None:
+        return 1
+    code, lines = run_cases(rules, args.cases)
+    print("\n".join(lines))
     return code
 
 
@@ -191,6 +209,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     data = show(rules)
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_show(data))
     return 0
+
+
+
+# --- whistle report: exact assessment figures from issues.closed (engine/report) -----------
+
+
+def _add_report_parser(sub: Any) -> None:
+    from engine.report.command import add_arguments
+
+    rep = sub.add_parser("report", help="exact assessment report from the closed loop")
+    add_arguments(rep)
+    rep.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from engine.report.command import run
+
+    return run(args)
 
 
 if __name__ == "__main__":

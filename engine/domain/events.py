@@ -271,6 +271,7 @@ class ClosedData(OutData):
 
 class Outbound(Envelope):
     source: Id = ENGINE_SOURCE
+    type: str  # narrowed to one Literal by each outbound event
 
 
 class IssueAssigned(Outbound):

@@ -1,0 +1,55 @@
+"""``whistle rules test``: shipped cases pass; a wrong expectation fails with a readable diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "engine" / "sample" / "xishan"
+CASES = ROOT / "engine" / "sample" / "cases" / "xishan.yaml"
+
+
+def test_the_shipped_cases_pass_on_the_shipped_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "test", str(SAMPLE), str(CASES)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "12 passed, 0 failed"
+
+
+def test_a_mismatch_exits_1_and_says_what_differs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        "cases:\n"
+        "  - name: wrong on purpose\n"
+        "    events:\n"
+        "      - {at: 2026-11-23T09:00:00+08:00, type: raised,\n"
+        "         data: {grid: anzhen-jinan-g1, category: illegal_parking, title: t}}\n"
+        "    expect:\n"
+        "      rule: default\n"
+        "      resolve_by: 2026-11-23T14:00:00+08:00\n"
+        "      ladder: [grid, street]\n",
+        encoding="utf-8",
+    )
+    assert main(["rules", "test", str(SAMPLE), str(cases)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "FAIL wrong on purpose",
+        "       rule: expected 'default', got 'parking-and-garbage'",
+        "       resolve_by: expected 2026-11-23T14:00:00+08:00, got 2026-11-23T14:30:00+08:00",
+        "       ladder: expected ['grid', 'street'], got ['grid', 'village', 'street', "
+        "'department']",
+        "0 passed, 1 failed",
+    ]
+
+
+def test_a_malformed_case_is_reported_not_raised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("cases:\n  - name: no events\n    expect: {rule: x}\n", encoding="utf-8")
+    assert main(["rules", "test", str(SAMPLE), str(cases)]) == 1
+    assert "bad case: a case needs at least one event" in capsys.readouterr().out

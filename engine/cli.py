@@ -52,6 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     p_tail.add_argument("--idle-ms", type=int, help="stop after this long without a message")
     p_tail.set_defaults(func=cmd_tail)
 
+    rp = sub.add_parser("replay", help="what-if: run recorded events through rules, compare")
+    rp.add_argument("--rules", type=Path, required=True, help="the candidate rules")
+    rp.add_argument("--baseline", type=Path, help="the rules to compare with")
+    src = rp.add_mutually_exclusive_group(required=True)
+    src.add_argument("--events", type=Path, help="a JSONL file of inbound CloudEvents")
+    src.add_argument("--from-topic", action="store_true",
+                     help="read the events topic from the broker (WHISTLE_BROKER)")
+    rp.add_argument("--broker", help="bootstrap servers (WHISTLE_BROKER)")
+    rp.add_argument("--topic-prefix", help="topic name prefix")
+    rp.add_argument("--until", help="run the virtual clock to this RFC 3339 time")
+    rp.add_argument("--limit", type=int, default=50, help="changed issues to list")
+    rp.set_defaults(func=cmd_replay)
+
+    h = sub.add_parser("history", help="an issue's timeline with the reasons, from the lifecycle")
+    h.add_argument("issue")
+    h.add_argument("--events", type=Path, help="a JSONL export of the lifecycle topic")
+    h.add_argument("--broker", help="bootstrap servers (WHISTLE_BROKER)")
+    h.add_argument("--topic-prefix", help="topic name prefix")
+    h.add_argument("--tz", default="Asia/Shanghai")
+    h.set_defaults(func=cmd_history)
+
     rules = sub.add_parser("rules", help="check, explain and show rule files")
     rsub = rules.add_subparsers(metavar="ACTION")
 
@@ -198,6 +219,82 @@ def cmd_tail(args: argparse.Namespace) -> int:
     tail(settings.kafka_python_config(), topics, args.from_beginning, args.json,
          limit=args.limit, idle_ms=args.idle_ms)
     return 0
+
+
+def _inbound(raw_lines: list[tuple[str, bytes]], rules: Any) -> tuple[list[Any], list[str]]:
+    from engine.domain.parse import Accepted, parse
+
+    events, bad = [], []
+    for where, raw in raw_lines:
+        parsed = parse(raw, None, rules.registry.grids)
+        if isinstance(parsed, Accepted):
+            events.append(parsed.event)
+        else:
+            bad.append(f"{where}: {parsed.reason}: {parsed.detail}")
+    return events, bad
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from engine.whatif import report, run
+
+    candidate = _load(args.rules)
+    baseline = _load(args.baseline) if args.baseline else None
+    if candidate is None or (args.baseline and baseline is None):
+        return 1
+    if args.events:
+        try:
+            with args.events.open("rb") as f:
+                raw = [(f"{args.events}:{n}", line.strip()) for n, line in enumerate(f, 1)
+                       if line.strip()]
+        except OSError as exc:
+            print(f"{args.events}: {exc.strerror}", file=sys.stderr)
+            return 1
+    else:
+        from engine.agents.processor import Topics
+        from engine.history import read_topic
+
+        settings = _settings(args)
+        if settings.broker is None:
+            print("--from-topic needs a broker: --broker or WHISTLE_BROKER", file=sys.stderr)
+            return 1
+        topic = Topics.with_prefix(settings.topic_prefix).events
+        raw = [(f"{topic}#{n}", json.dumps(e).encode()) for n, e in
+               enumerate(read_topic(settings.kafka_python_config(), topic))]
+    events, bad = _inbound(raw, candidate)
+    for line in bad[:20]:
+        print(f"skipped {line}", file=sys.stderr)
+    if len(bad) > 20:
+        print(f"skipped {len(bad) - 20} more", file=sys.stderr)
+    events.sort(key=lambda e: e.time)
+    until = datetime.fromisoformat(args.until) if args.until else None
+    cand = run(candidate, events, until)
+    base = run(baseline, events, until) if baseline is not None else None
+    print("\n".join(report(cand, base, limit=args.limit)))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from engine.history import read_jsonl, read_topic, timeline
+
+    if args.events:
+        try:
+            events = read_jsonl(args.events)
+        except (OSError, ValueError) as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    else:
+        from engine.agents.processor import Topics
+
+        settings = _settings(args)
+        if settings.broker is None:
+            print("history needs --events FILE or a broker (--broker, WHISTLE_BROKER)",
+                  file=sys.stderr)
+            return 1
+        events = read_topic(settings.kafka_python_config(),
+                            Topics.with_prefix(settings.topic_prefix).lifecycle)
+    lines = timeline(args.issue, events, args.tz)
+    print("\n".join(lines))
+    return 0 if len(lines) > 1 else 1
 
 
 def cmd_show(args: argparse.Namespace) -> int:

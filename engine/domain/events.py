@@ -272,6 +272,7 @@ class ClosedData(OutData):
 class Outbound(Envelope):
     source: Id = ENGINE_SOURCE
     type: str  # narrowed to one Literal by each outbound event
+    data: OutData  # and its data to that event's model
 
 
 class IssueAssigned(Outbound):

@@ -119,7 +119,7 @@ def report(cand: Outcome, base: Outcome | None = None, limit: int = 50) -> list[
         speed = o.events / o.seconds if o.seconds else 0.0
         lines.append(f"  {name}: rules version {o.rules.version}; {o.decisions:,} decisions in "
                      f"{o.seconds:.2f} s ({speed:,.0f} events/s)")
-    width = 34
+    width = 44
 
     def row(label: str, values: Iterable[str]) -> str:
         return f"  {label:<{width}}" + "".join(f"{v:>24}" for v in values)

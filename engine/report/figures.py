@@ -9,6 +9,7 @@ is at-least-once: an event seen again (same ``id``) and a second closure of the 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -115,12 +116,22 @@ def as_event(item: Closure) -> IssueClosed:
     """An ``issue.closed`` CloudEvent from a model or a JSON-decoded dict (ValueError if not)."""
     if isinstance(item, IssueClosed):
         return item
+    try:  # JSON mode: strict types (a bool is a bool), times from RFC 3339 text
+        text = json.dumps(item, default=_iso)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not an issue.closed CloudEvent: {exc}") from None
     try:
-        return IssueClosed.model_validate(item, strict=False)
+        return IssueClosed.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "event"
         raise ValueError(f"not an issue.closed CloudEvent: {where}: {first['msg']}") from None
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def dedupe(items: Iterable[Closure]) -> tuple[list[IssueClosed], int]:

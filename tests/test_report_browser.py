@@ -1,0 +1,147 @@
+"""The HTML report in a real browser: Debian's headless chromium renders a known scenario; the
+rendered DOM must show the expected figures, and a screenshot is kept in build/.
+
+Without chromium the test is skipped, except under CI (``CI`` set), where it fails: install it
+with ``scripts/install-system-deps.sh`` (as root).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.agents.settings import SAMPLE_RULES
+from engine.report.figures import assess
+from engine.report.html import render_html
+from engine.report.names import load_names
+from tests.test_report import END, START, A, B, C, D, closed
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "build" / "report-screenshot.png"
+CST = timezone(timedelta(hours=8))
+
+KNOWN = [
+    A, B, C, D, B,
+    closed("XS-E", level="grid"),
+    closed("XS-F2", street="anzhen", level="street", on_time=False, whistles=1),
+    closed("XS-Y", street="yangjian", level="department", whistles=1,
+           reports=(("traffic_police", "on_time"), ("urban_management", "on_time"))),
+    closed("XS-Z", datetime(2026, 12, 2, tzinfo=CST), street="yangjian"),  # out of period
+]
+EXPECTED_ROWS = {
+    ("department", "urban_management"): ["区城市管理局", "2", "2", "0", "0", "100.0% 2/2"],
+    ("department", "housing"): ["区住房和城乡建设局", "2", "0", "1", "1", "0.0% 0/2"],
+    ("department", "traffic_police"): ["区公安分局交警大队", "1", "1", "0", "0", "100.0% 1/1"],
+    ("department", "*"): ["全部部门 all departments", "5", "3", "1", "1", "60.0% 3/5"],
+    ("street", "dongting"): ["东亭街道", "4", "3", "1", "25.0% 1/4", "66.7% 2/3", "66.7% 2/3",
+                             "66.7% 2/3"],
+    ("street", "anzhen"): ["安镇街道", "2", "2", "0", "100.0% 2/2", "50.0% 1/2", "50.0% 1/2",
+                           "100.0% 1/1"],
+    ("street", "yangjian"): ["羊尖镇", "1", "1", "0", "100.0% 1/1", "0.0% 0/1", "100.0% 1/1",
+                             "100.0% 1/1"],
+    ("street", "*"): ["全区合计 district", "7", "6", "1", "57.1% 4/7", "50.0% 3/6", "66.7% 4/6",
+                      "80.0% 4/5"],
+}
+
+
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if found:
+        return found
+    reason = "chromium is not installed: run scripts/install-system-deps.sh as root"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def run_chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory(prefix="whistle-chromium-") as profile:
+        return subprocess.run(
+            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+
+
+class Rows(HTMLParser):
+    """Cell texts of every ``tr[data-section][data-id]``, and the attributes of the bars."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[tuple[str, str], list[str]] = {}
+        self.bars: list[dict[str, Any]] = []
+        self.ids: dict[str, str] = {}
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._id: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and "data-section" in a:
+            self._row = self.rows.setdefault((a["data-section"] or "", a["data-id"] or ""), [])
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+        elif tag == "rect" and a.get("class") == "bar":
+            self.bars.append(a)
+        if a.get("id"):
+            self._id = a["id"]
+            self.ids[self._id or ""] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr":
+            self._row = None
+        elif tag == "p":
+            self._id = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._id is not None:
+            self.ids[self._id] += data
+
+
+def test_the_report_renders_in_chromium_with_the_expected_figures(tmp_path: Path) -> None:
+    names = load_names(SAMPLE_RULES)
+    a = assess(KNOWN, START, END)
+    page = tmp_path / "report.html"
+    page.write_text(render_html(a, names, generated_at=datetime(2026, 12, 1, 9, 0, tzinfo=CST)),
+                    encoding="utf-8")
+
+    dumped = run_chromium("--dump-dom", page.as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    dom = Rows()
+    dom.feed(dumped.stdout)
+    assert dom.rows == EXPECTED_ROWS
+    assert "2026-11-01T00:00+08:00 to 2026-12-01T00:00+08:00" in dom.ids["period"]
+    assert "2026-12-01T09:00:00+08:00" in dom.ids["generated"]
+    assert "7 issue(s) closed in the period; 1 duplicate event(s) skipped; 1 issue(s)" \
+        in dom.ids["counts"]
+    widths = {(b["data-id"], b["fill"]): float(b["width"]) for b in dom.bars}
+    assert widths[("housing", "#6b46c1")] == 0.0
+    assert widths[("urban_management", "#6b46c1")] == widths[("traffic_police", "#6b46c1")] > 0
+    # anzhen: local 1/2, on time 1/2, satisfied 1/1 -> bars of half, half and full length
+    local, on_time, satisfied = (widths[("anzhen", c)] for c in ("#2f855a", "#2b6cb0", "#c05621"))
+    assert local == on_time == pytest.approx(satisfied / 2, abs=0.1)
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    shot = run_chromium(f"--screenshot={SCREENSHOT}", "--window-size=1280,2000",
+                        "--hide-scrollbars", page.as_uri())
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    png = SCREENSHOT.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (1280, 2000)
+    assert len(png) > 20_000  # rendered content, not a blank page

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint bench schemas check-rules
+.PHONY: help setup system-deps run test lint bench schemas check-rules
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the engine with its dev tools
 
+system-deps: ## Debian packages the tests use: prometheus/promtool, chromium, a CJK font
+	bash scripts/install-system-deps.sh
+
 run: $(STAMP) ## set up, then run the engine on the embedded broker with demo traffic
 	$(BIN)/whistle run --demo
 
-test: $(STAMP) ## set up, then run lint and the whole test suite
+test: $(STAMP) system-deps ## set up, then run lint and the whole test suite
 	$(MAKE) lint
 	$(BIN)/pytest
 
@@ -38,5 +41,6 @@ bench: $(STAMP) ## benchmarks: core, calendar, runtime through the broker (figur
 schemas: $(STAMP) ## regenerate schemas/ from the event models
 	$(BIN)/python -m engine.schemas_export
 
-check-rules: $(STAMP) ## check the shipped Xishan rules
+check-rules: $(STAMP) ## check the shipped Xishan rules and run their expected-outcome cases
 	$(BIN)/whistle rules check engine/sample/xishan
+	$(BIN)/whistle rules test engine/sample/xishan engine/sample/cases/xishan.yaml

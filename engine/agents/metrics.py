@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
 
 from engine.domain.decision import Count
-from engine.domain.ruleset import LEVELS
+from engine.domain.ruleset import LEVELS, OrgRegistry
 
 RESOLUTION_BUCKETS = (
     600, 1800, 3600, 4 * 3600, 8 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400, 90 * 86400,
@@ -73,6 +73,39 @@ class Metrics:
         self._open: dict[int, Counter[str]] = {}
         for level in LEVELS:
             self.open_issues.labels(level=level).set(0)
+
+    def init_series(self, registry: OrgRegistry, categories: Iterable[str] = ()) -> None:
+        """Create every bounded label combination at 0 before anything happens.
+
+        A series that first appears at its first increment makes Prometheus's ``increase()``
+        extrapolate it differently from its siblings; series that all start at 0 in the same
+        scrape keep ratios of increases exact (the report rate, response rate, ...).
+        """
+        f = self.families
+        outcomes = ("on_time", "late", "missed")
+        for dept in registry.departments:
+            for outcome in outcomes:
+                f["whistle_report_outcomes_total"].labels(department=dept, outcome=outcome)
+        for level in LEVELS:
+            for outcome in outcomes:
+                f["whistle_responses_total"].labels(level=level, outcome=outcome)
+            for kind in ("respond", "resolve", "report", "progress"):
+                f["whistle_deadlines_missed_total"].labels(kind=kind, level=level)
+                f["whistle_deadline_warnings_total"].labels(kind=kind, level=level)
+            for outcome in ("resolved", "withdrawn"):
+                for on_time in ("true", "false"):
+                    f["whistle_issues_closed_total"].labels(
+                        closed_level=level, outcome=outcome, on_time=on_time)
+            for to_level in LEVELS[LEVELS.index(level) + 1:]:
+                for reason in ("whistle", "respond_overdue", "resolve_overdue",
+                               "reopened_too_often"):
+                    f["whistle_escalations_total"].labels(
+                        from_level=level, to_level=to_level, reason=reason)
+        for satisfied in ("true", "false"):
+            f["whistle_ratings_total"].labels(satisfied=satisfied)
+        for street in registry.streets:
+            for category in categories:
+                f["whistle_issues_raised_total"].labels(street=street, category=category)
 
     def apply(self, counts: Iterable[Count]) -> None:
         for c in counts:

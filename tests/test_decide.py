@@ -243,7 +243,7 @@ def test_counts_follow_the_decisions() -> None:
         "whistle_responses_total",
         "whistle_escalations_total",
     ]
-    assert dict(counts[3].labels) == {"level": "grid", "outcome": "missed"}
+    assert dict(counts[3].labels) == {"level": "grid", "outcome": "missed", "street": "dongting"}
 
 
 def faster_rules() -> Any:

@@ -36,10 +36,10 @@ class Metrics:
                 "whistle_issues_raised_total", "Issues raised.", "street", "category"),
             "whistle_escalations_total": counter(
                 "whistle_escalations_total", "Issues moved up a level.",
-                "from_level", "to_level", "reason"),
+                "from_level", "to_level", "reason", "street"),
             "whistle_responses_total": counter(
                 "whistle_responses_total", "Responses by holding units, by outcome.",
-                "level", "outcome"),
+                "level", "outcome", "street"),
             "whistle_report_outcomes_total": counter(
                 "whistle_report_outcomes_total",
                 "Department reports (报到) by outcome: the report rate.", "department", "outcome"),
@@ -49,9 +49,9 @@ class Metrics:
                 "whistle_deadlines_missed_total", "Limits missed.", "kind", "level"),
             "whistle_issues_closed_total": counter(
                 "whistle_issues_closed_total", "Issues closed.",
-                "closed_level", "outcome", "on_time"),
+                "closed_level", "outcome", "on_time", "street"),
             "whistle_ratings_total": counter(
-                "whistle_ratings_total", "Residents' ratings.", "satisfied"),
+                "whistle_ratings_total", "Residents' ratings.", "satisfied", "street"),
             "whistle_issue_resolution_seconds": Histogram(
                 "whistle_issue_resolution_seconds", "Raised to closed, for resolved issues.",
                 ["closed_level"], buckets=RESOLUTION_BUCKETS, registry=r),
@@ -87,25 +87,27 @@ class Metrics:
             for outcome in outcomes:
                 f["whistle_report_outcomes_total"].labels(department=dept, outcome=outcome)
         for level in LEVELS:
-            for outcome in outcomes:
-                f["whistle_responses_total"].labels(level=level, outcome=outcome)
             for kind in ("respond", "resolve", "report", "progress"):
                 f["whistle_deadlines_missed_total"].labels(kind=kind, level=level)
                 f["whistle_deadline_warnings_total"].labels(kind=kind, level=level)
-            for outcome in ("resolved", "withdrawn"):
-                for on_time in ("true", "false"):
-                    f["whistle_issues_closed_total"].labels(
-                        closed_level=level, outcome=outcome, on_time=on_time)
-            for to_level in LEVELS[LEVELS.index(level) + 1:]:
-                for reason in ("whistle", "respond_overdue", "resolve_overdue",
-                               "reopened_too_often"):
-                    f["whistle_escalations_total"].labels(
-                        from_level=level, to_level=to_level, reason=reason)
-        for satisfied in ("true", "false"):
-            f["whistle_ratings_total"].labels(satisfied=satisfied)
         for street in registry.streets:
             for category in categories:
                 f["whistle_issues_raised_total"].labels(street=street, category=category)
+            for satisfied in ("true", "false"):
+                f["whistle_ratings_total"].labels(satisfied=satisfied, street=street)
+            for level in LEVELS:
+                for outcome in outcomes:
+                    f["whistle_responses_total"].labels(level=level, outcome=outcome,
+                                                        street=street)
+                for outcome in ("resolved", "withdrawn"):
+                    for on_time in ("true", "false"):
+                        f["whistle_issues_closed_total"].labels(
+                            closed_level=level, outcome=outcome, on_time=on_time, street=street)
+                for to_level in LEVELS[LEVELS.index(level) + 1:]:
+                    for reason in ("whistle", "respond_overdue", "resolve_overdue",
+                                   "reopened_too_often"):
+                        f["whistle_escalations_total"].labels(
+                            from_level=level, to_level=to_level, reason=reason, street=street)
 
     def apply(self, counts: Iterable[Count]) -> None:
         for c in counts:

@@ -221,7 +221,7 @@ def _acknowledged(draft: Draft, unit: str, at: datetime) -> str:
 def _respond(draft: Draft, at: datetime) -> None:
     s = draft.state
     outcome = "on_time" if s.respond_by is None or at <= s.respond_by else "late"
-    draft.count("whistle_responses_total", level=s.level, outcome=outcome)
+    draft.count("whistle_responses_total", level=s.level, outcome=outcome, street=s.street)
     draft.update(
         response=outcome,
         deadlines=tuple(d for d in s.deadlines if d.kind != "respond"),
@@ -291,7 +291,7 @@ def _rated(draft: Draft, event: IssueRated, at: datetime) -> str:
     if s.status != "resolved":
         return "not_resolved"
     satisfied = event.data.satisfied
-    draft.count("whistle_ratings_total", satisfied=str(satisfied).lower())
+    draft.count("whistle_ratings_total", satisfied=str(satisfied).lower(), street=s.street)
     if satisfied:
         close(draft, at, "resolved", True)
     elif s.reopens >= draft.rule.closing.max_reopens and can_climb(draft):

@@ -228,7 +228,7 @@ def leave(draft: Draft, at: datetime) -> PathEntry:
     response = s.response
     if s.level != "department" and response is None and s.respond_by is not None:
         response = "missed"
-        draft.count("whistle_responses_total", level=s.level, outcome="missed")
+        draft.count("whistle_responses_total", level=s.level, outcome="missed", street=s.street)
     return build(
         PathEntry,
         level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
@@ -256,7 +256,8 @@ def climb(draft: Draft, at: datetime, reason: EscalationReason, hint: tuple[str,
         ),
         at,
     )
-    draft.count("whistle_escalations_total", from_level=s.level, to_level=nxt.level, reason=reason)
+    draft.count("whistle_escalations_total", from_level=s.level, to_level=nxt.level,
+                reason=reason, street=s.street)
     enter(draft, s.step + 1, at, reason, hint)
 
 
@@ -392,7 +393,7 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
         at,
     )
     draft.count(
-        "whistle_issues_closed_total", closed_level=s.level, outcome=outcome,
+        "whistle_issues_closed_total", closed_level=s.level, outcome=outcome, street=s.street,
         on_time=str(on_time).lower(),
     )
     if outcome == "resolved":

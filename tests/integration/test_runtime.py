@@ -66,7 +66,7 @@ def test_full_lifecycle_with_timeout_whistle_reports_reopen_and_closure(lane: La
     assert 'whistle_report_outcomes_total{department="traffic_police",outcome="on_time"} 1.0' \
         in metrics
     assert 'whistle_issues_closed_total{closed_level="department",on_time="false",' \
-        'outcome="resolved"} 1.0' in metrics
+        'outcome="resolved",street="dongting"} 1.0' in metrics
 
 
 def test_bad_messages_go_to_rejected_while_good_traffic_continues(lane: Lane) -> None:

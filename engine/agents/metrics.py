@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
 
 from engine.domain.decision import Count
+from engine.domain.parse import REJECTION_REASONS
 from engine.domain.ruleset import LEVELS, OrgRegistry
 
 RESOLUTION_BUCKETS = (
@@ -71,6 +72,10 @@ class Metrics:
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
         self._open: dict[int, Counter[str]] = {}
+        for reason in REJECTION_REASONS:
+            self.rejected.labels(reason=reason)
+        for result in ("success", "failure"):
+            self.rules_reloads.labels(result=result)
         for level in LEVELS:
             self.open_issues.labels(level=level).set(0)
 

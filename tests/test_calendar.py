@@ -14,17 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from engine.domain.calendar import (
-    _UNBUILT,
-    Limit,
-    Unit,
-    WorkingCalendar,
-    _index_range,
-    _plan,
-    _plans,
-    _zone,
-    always_calendar,
-)
+from engine.domain.calendar import Limit, Unit, WorkingCalendar, always_calendar
+from engine.domain.calendar_index import _UNBUILT, _index_range, _plan, _plans
+from engine.domain.calendar_zone import _zone
 from engine.rules.calendars import china_calendar, known_data_until
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_pub.add_argument("file", type=Path)
     p_pub.add_argument("--broker", help="bootstrap servers (WHISTLE_BROKER)")
     p_pub.add_argument("--rules", type=Path, help="rules whose registry validates grids")
+    p_pub.add_argument("--topic-prefix", help="topic name prefix (WHISTLE_TOPIC_PREFIX)")
     p_pub.add_argument("--skip-invalid", action="store_true",
                        help="publish the valid lines even if some are not")
     p_pub.set_defaults(func=cmd_publish)
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_tail = sub.add_parser("tail", help="print events from a topic as they come")
     p_tail.add_argument("topic", nargs="*", help="topics (default: the lifecycle topic)")
     p_tail.add_argument("--broker", help="bootstrap servers (WHISTLE_BROKER)")
+    p_tail.add_argument("--topic-prefix", help="topic name prefix (WHISTLE_TOPIC_PREFIX)")
     p_tail.add_argument("--from-beginning", action="store_true")
     p_tail.add_argument("--json", action="store_true", help="print the raw CloudEvents")
     p_tail.add_argument("--limit", type=int, help="stop after this many")

@@ -14,7 +14,7 @@
 | WHISTLE_SASL_MECHANISM | PLAIN | PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 |
 | WHISTLE_SASL_USERNAME / WHISTLE_SASL_PASSWORD | | SASL credentials (never logged) |
 | WHISTLE_TLS_CAFILE / _CERTFILE / _KEYFILE | | TLS trust and client certificate |
-| WHISTLE_TICK_SECONDS | 1.0 | how often each owned partition is ticked |
+| WHISTLE_TICK_SECONDS | 0.25 | how often each owned partition is ticked (bounds deadline lag) |
 | WHISTLE_SESSION_TIMEOUT | 10 | consumer session timeout, seconds |
 | WHISTLE_DATA_DIR | ./.whistle | worker data (Faust's own files) |
 | WHISTLE_PINNING | entry | ``entry`` or ``follow`` (see the README: rules changes) |
@@ -52,7 +52,7 @@ class Settings:
     tls_cafile: str | None = None
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
-    tick_seconds: float = 1.0
+    tick_seconds: float = 0.25
     session_timeout: float = 10.0
     data_dir: Path = Path(".whistle")
     embedded: bool = False  # set when the broker is the embedded one (Tansu quirks apply)

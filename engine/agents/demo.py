@@ -28,7 +28,8 @@ from engine.simulation import World
 class Demo:
     def __init__(self, config: dict[str, Any], topics: Topics, rules: Ruleset,
                  clock: VirtualClock, out: TextIO, arrivals_per_second: float = 1.0,
-                 seed: int = 11, summary_every: float = 5.0) -> None:
+                 seed: int = 11, summary_every: float = 5.0, metrics_url: str = "") -> None:
+        self.metrics_url = metrics_url
         self.config = config
         self.topics = topics
         self.rules = rules
@@ -130,8 +131,28 @@ class Demo:
             for r in d["reports"]:
                 s[f"report:{r['outcome']}"] += 1
 
+    def _reports(self) -> Counter[str]:
+        """Department reports so far, by outcome, from the engine's own /metrics (reports of
+        open issues included; the closures only settle them at the end)."""
+        import re
+        import urllib.request
+
+        out: Counter[str] = Counter()
+        if not self.metrics_url:
+            return out
+        try:
+            with urllib.request.urlopen(self.metrics_url, timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return out
+        for m in re.finditer(r'^whistle_report_outcomes_total{[^}]*outcome="(\w+)"[^}]*} (\S+)$',
+                             text, re.M):
+            out[m.group(1)] += int(float(m.group(2)))
+        return out
+
     def summary(self, elapsed: float) -> str:
         s = self.stats
+        reports = self._reports()
         virtual = self.clock.now().astimezone(
             __import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
         esc = sum(v for k, v in s.items() if k.startswith("escalated:"))
@@ -142,8 +163,8 @@ class Demo:
             f"respond {s['escalated:respond_overdue']}, resolve {s['escalated:resolve_overdue']}, "
             f"reopens {s['escalated:reopened_too_often']}) | overdue {s['overdue:respond']}/"
             f"{s['overdue:resolve']}/{s['overdue:report']} (respond/resolve/report) | "
-            f"reports on time {s['report:on_time']}, late {s['report:late']}, missed "
-            f"{s['report:missed']} | closed {s['closed:resolved'] + s['closed:withdrawn']} "
+            f"reports on time {reports['on_time']}, late {reports['late']}, missed "
+            f"{reports['missed']} | closed {s['closed:resolved'] + s['closed:withdrawn']} "
             f"(satisfied {s['satisfied']}, reopened {s['reopened']}) | open "
             + " ".join(f"{lvl} {levels[lvl]}" for lvl in ("grid", "village", "street",
                                                           "department"))

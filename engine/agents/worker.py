@@ -77,7 +77,8 @@ def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str) -> int:
 
         assert not isinstance(clock, SystemClock)
         demo_runner = Demo(settings.kafka_python_config(), engine.topics, rules, clock,
-                           sys.stdout)
+                           sys.stdout,
+                           metrics_url=f"http://{settings.web_host}:{settings.web_port}/metrics")
         print(f"whistle: demo traffic on a clock {DEMO_SPEED:.0f}x faster than real time; "
               "a summary every 5 s; Ctrl-C to stop", flush=True)
         demo_runner.start()

@@ -280,3 +280,65 @@ def test_with_follow_the_next_decision_retimes_the_level_under_the_new_rules() -
     assert assigned.data.reason == "rules_changed" and assigned.data.rules_version == "test0002"
     assert assigned.data.resolve_by == T0 + 60 * M
     assert d2.state is not None and d2.state.response == "on_time"
+
+
+def with_ladder(rule_id: str, ladder: Any, version: str) -> Any:
+    rules = ruleset()
+    rule = rules.rule(rule_id)
+    assert rule is not None
+    changed = rule.model_copy(update={"ladder": ladder})
+    return rules.model_copy(update={
+        "version": version, "rules": tuple(changed if r.id == rule_id else r for r in rules.rules)})
+
+
+def test_follow_does_not_give_missed_limits_again() -> None:
+    """Re-timing under new rules re-arms only limits still pending: a missed one stays missed."""
+    r, _ = run(raised("A", T0, severity="emergency"),
+               event("whistled", "A", T0 + M, unit="dongting"), until=T0 + 30 * 60 * M)
+    state = r.states["A"]
+    breaches = state.breaches
+    assert breaches >= 2  # both report limits and the resolve limit passed
+    newer = ruleset().model_copy(update={"version": "test0003"})
+    d = decide(state, event("progressed", "A", T0 + 30 * 60 * M, unit="traffic_police"), newer,
+               T0 + 30 * 60 * M, follow=True)
+    assert [e.type for e in d.emit] == ["issue.assigned"]
+    assert d.state is not None and d.state.breaches == breaches
+
+
+def test_a_reload_that_shortens_the_ladder_climbs_by_level_not_by_position() -> None:
+    from engine.domain.ruleset import Step
+
+    r, _ = run(raised("A", T0), event("whistled", "A", T0 + M, unit="jinan-g1"),
+               event("whistled", "A", T0 + 2 * M, unit="jinan"))
+    assert r.states["A"].level == "street"
+    short = with_ladder("default", (Step(level="grid", respond=minutes(30),
+                                         resolve=minutes(120)), Step(level="department")), "t4")
+    r.rules = short
+    out = [e for d in r.advance(T0 + 10 * 60 * M) for e in d.emit]
+    climbs = [(e.data.from_level, e.data.to_level) for e in out if e.type == "issue.escalated"]
+    assert climbs == [("street", "department")] and r.states["A"].level == "department"
+
+
+def test_a_reopened_issue_keeps_its_pending_reports() -> None:
+    _, out = run(
+        raised("A", T0, severity="emergency"),
+        event("whistled", "A", T0 + M, unit="dongting"),
+        event("resolved", "A", T0 + 10 * M, unit="traffic_police"),
+        event("rated", "A", T0 + 20 * M, satisfied=False),
+        until=T0 + 3 * 60 * M,
+    )
+    reopened = [e for e in out if e.type == "issue.assigned" and e.data.reason == "reopened"]
+    assert set(reopened[0].data.report_by) == {"traffic_police", "urban_management"}
+    overdue = [e.data.unit for e in out if e.type == "issue.overdue" and e.data.kind == "report"]
+    assert sorted(overdue) == ["traffic_police", "urban_management"]
+
+
+def test_an_unknown_department_hint_is_ignored() -> None:
+    _, out = run(raised("A", T0, severity="emergency", departments=["no_such_dept"]),
+                 event("whistled", "A", T0 + M, unit="dongting"))
+    assert out[-1].data.units == ("traffic_police", "urban_management")
+
+
+def test_a_fact_exactly_at_its_limit_is_on_time_in_replays_too() -> None:
+    r, _ = run(raised("A", T0), event("acknowledged", "A", T0 + 30 * M, unit="jinan-g1"))
+    assert r.states["A"].response == "on_time" and r.states["A"].level == "grid"

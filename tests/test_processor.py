@@ -126,3 +126,12 @@ def test_closure_goes_to_the_closed_topic_too() -> None:
     (closed,) = sink.on("issues.closed")
     assert closed["type"] == "issue.closed" and closed["data"]["outcome"] == "withdrawn"
     assert sink.on("issues.lifecycle")[-1] == closed
+
+
+def test_a_fact_about_an_issue_never_raised_goes_to_rejected() -> None:
+    proc, sink, table, metrics = make()
+    proc.on_event(msg(cloud("acknowledged", "Z", T0, 9, unit="jinan-g1"), key=b"Z"), T0)
+    (rejected,) = sink.on("issues.rejected")
+    assert rejected["reason"] == "unknown_issue" and b"Z" not in table
+    assert metrics.registry.get_sample_value(
+        "whistle_events_total", {"type": "issue.acknowledged", "result": "rejected"}) == 1

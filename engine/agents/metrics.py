@@ -126,9 +126,10 @@ class Metrics:
     def event(self, type_: str, result: str) -> None:
         self.events.labels(type=type_, result=result).inc()
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, type_: str = "unknown") -> None:
+        """``type_``: the event's type when parsing got that far (bounded: known types only)."""
         self.rejected.labels(reason=reason).inc()
-        self.events.labels(type="unknown", result="rejected").inc()
+        self.events.labels(type=type_, result="rejected").inc()
 
     def set_rules_version(self, version: str) -> None:
         self.rules_info.clear()

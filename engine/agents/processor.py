@@ -109,19 +109,25 @@ class IssueProcessor:
         issue_id = event.subject
         state = self.store.get(issue_id)
         decision = decide(state, event, rules, now, follow=self.follow)
-        self.metrics.event(event.type, decision.result if decision.result != "unfit" else "stale")
         if decision.result == "rejected":
-            self._reject(msg, Rejected(reason="unknown_grid", detail=decision.reason))
+            rejected = Rejected(reason="unknown_grid", detail=f"data.grid {decision.reason}")
+            self._reject(msg, rejected, event.type)
             return
+        if decision.state is None:  # a fact about an issue never raised: nothing to keep it in
+            self._reject(msg, Rejected(reason="unknown_issue", detail=(
+                f"{event.type} for an issue that was never raised (no issue.raised seen)")),
+                event.type)
+            return
+        self.metrics.event(event.type, decision.result if decision.result != "unfit" else "stale")
         self._apply(msg.partition, state, decision, now)
 
-    def _reject(self, msg: Message, rejected: Rejected) -> None:
+    def _reject(self, msg: Message, rejected: Rejected, type_: str = "unknown") -> None:
         record = RejectedRecord.of(
             rejected, key=msg.key, value=msg.value, headers=msg.headers, topic=msg.topic,
             partition=msg.partition, offset=msg.offset, timestamp=msg.timestamp,
         )
         self.sink.send(self.topics.rejected, msg.key, record.model_dump_json().encode())
-        self.metrics.reject(rejected.reason)
+        self.metrics.reject(rejected.reason, type_)
         log.info("event rejected", reason=rejected.reason, detail=rejected.detail,
                  topic=msg.topic, partition=msg.partition, offset=msg.offset)
 
@@ -129,6 +135,13 @@ class IssueProcessor:
 
     def on_tick(self, partition: int, offset: int, now: datetime) -> None:
         """Fire the due deadlines of ``partition`` inside the stream, at tick time ``now``."""
+        try:
+            self._on_tick(partition, offset, now)
+        except Exception:  # never die on a tick either; the next tick tries again
+            log.exception("tick failed", partition=partition, offset=offset)
+            self.index.drop(partition)
+
+    def _on_tick(self, partition: int, offset: int, now: datetime) -> None:
         if not self.index.owns(partition):
             states = self._open_states(partition)
             count = self.index.rebuild(partition, states)
@@ -180,8 +193,9 @@ class IssueProcessor:
 
     def _apply(self, partition: int, before: Any, decision: Decision, now: datetime) -> None:
         state = decision.state
-        if state is not None and state is not before:
-            self.store.put(partition, state)
+        changed = state is not None and state is not before
+        if changed:
+            self.store.put(partition, state)  # type: ignore[arg-type]  # changed: not None
         self._send(decision.emit)
         if decision.result == "duplicate":
             return
@@ -192,7 +206,8 @@ class IssueProcessor:
                 before.level if before is not None and before.status == "open" else None,
                 state.level if state.status == "open" else None,
             )
-            self.index.arm(partition, state)
+            if state.version != getattr(before, "version", None):
+                self.index.arm(partition, state)
             for warning in decision.warnings:
                 log.warning("calendar data exhausted", issue_id=state.issue_id, detail=warning)
             if decision.result == "unfit":

@@ -43,6 +43,7 @@ from engine.domain.transitions import (
     departments_for,
     enter,
     fire_due,
+    next_index,
     reopen,
     retime,
     utc,
@@ -169,7 +170,9 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
         IssueState,
         issue_id=event.subject, version=0, status="open", raised_at=at, grid=grid.id,
         village=village.id, street=village.street, category=data.category,
-        severity=data.severity, hint_departments=data.departments, rule=rule.id,
+        severity=data.severity, rule=rule.id,
+        # a hint naming an unknown department is ignored: labels stay a bounded set
+        hint_departments=tuple(d for d in data.departments if d in rules.registry.departments),
         rules_version=rules.version, step=0, level=rule.ladder[0].level, units=(),
         entered_at=at, entry_reason="raised", resolve_by=at,
     )
@@ -235,7 +238,9 @@ def _whistled(draft: Draft, event: IssueWhistled, at: datetime) -> str:
     if not can_climb(draft):
         return "top_of_ladder"
     hint = event.data.departments
-    if draft.rule.ladder[s.step + 1].level == "department":
+    index = next_index(draft)
+    assert index is not None
+    if draft.rule.ladder[index].level == "department":
         depts, _ = departments_for(draft, hint)
         if any(d not in draft.rules.registry.departments for d in depts):
             return "unknown_department"

@@ -45,6 +45,7 @@ RejectionReason = Literal[
     "invalid_data",
     "subject_key_mismatch",
     "unknown_grid",
+    "unknown_issue",
 ]
 REJECTION_REASONS: tuple[str, ...] = get_args(RejectionReason)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine.domain.decide import decide
 from engine.domain.decision import Decision
@@ -18,6 +18,8 @@ from engine.domain.events import DeadlineReached, Envelope
 from engine.domain.ruleset import Ruleset
 from engine.domain.state import IssueState
 from engine.domain.transitions import utc
+
+_JUST_BEFORE = timedelta(microseconds=1)
 
 
 @dataclass
@@ -29,7 +31,8 @@ class Replayer:
 
     def feed(self, event: Envelope) -> Iterator[Decision]:
         """Advance the clock to the event's time, then apply it. Yields every decision made."""
-        yield from self.advance(utc(event.time))
+        # strictly before the fact, as decide() does: a fact exactly at a limit is on time
+        yield from self.advance(utc(event.time) - _JUST_BEFORE)
         decision = decide(self.states.get(event.subject), event, self.rules, event.time)
         self._keep(event.subject, decision)
         yield decision

@@ -33,7 +33,7 @@ from engine.domain.events import (
     WarningData,
 )
 from engine.domain.fast import build, replace
-from engine.domain.ruleset import Level, Route, Rule, Ruleset, Step
+from engine.domain.ruleset import LEVEL_RANK, Level, Route, Rule, Ruleset, Step
 from engine.domain.state import Deadline, DeadlineKind, IssueState
 
 UTC = UTC
@@ -184,28 +184,37 @@ def retime(draft: Draft, at: datetime) -> None:
     """Follow a rules change: the current level's limits are recomputed from when the issue
     entered it, under the new rules (pinning policy ``follow``). Limits already met stay met."""
     s = draft.state
-    step = draft.rule.ladder[min(s.step, len(draft.rule.ladder) - 1)]
+    step = current_step(draft)
     route = draft.rules.route(s.category)
     start = s.entered_at
-    kept = [d for d in s.deadlines if d.kind in ("rating", "progress")]
-    resolve_by = draft.add(start, step.resolve or route.resolve)
+    # Only limits still pending are re-timed: one already missed stays missed (and counted
+    # once), and its warning is not given again.
+    pending = {(d.kind, d.unit) for d in s.deadlines if not d.warning}
+    warned = {(d.kind, d.unit) for d in s.deadlines if d.warning}
+
+    def arm(kind: DeadlineKind, unit: str, due: datetime) -> list[Deadline]:
+        return [d for d in draft.deadline(kind, unit, start, due)
+                if not d.warning or ((kind, unit) in warned and d.due > at)]
+
+    deadlines = [d for d in s.deadlines if d.kind in ("rating", "progress")]
     holder = s.lead or s.units[0]
-    deadlines = kept + draft.deadline("resolve", holder, start, resolve_by)
+    resolve_by = s.resolve_by
+    if ("resolve", holder) in pending:
+        resolve_by = draft.add(start, resolve_limit(draft))
+        deadlines += arm("resolve", holder, resolve_by)
     respond_by = s.respond_by
-    if s.level != "department" and s.response is None and step.respond is not None:
+    if ("respond", s.units[0]) in pending and step is not None and step.respond is not None:
         respond_by = draft.add(start, step.respond)
-        deadlines += draft.deadline("respond", s.units[0], start, respond_by)
+        deadlines += arm("respond", s.units[0], respond_by)
     report_by: dict[str, datetime] = {}
     reports = []
     for r in s.reports:
-        if r.outcome is None and s.level == "department":
+        if r.outcome is None and ("report", r.department) in pending:
             due = draft.add(start, route.report)
             report_by[r.department] = due
-            deadlines += draft.deadline("report", r.department, start, due)
+            deadlines += arm("report", r.department, due)
             r = replace(r, due=due)
         reports.append(r)
-    if s.status != "open":  # resolved, awaiting a rating: only the rating window runs
-        deadlines = kept
     draft.update(
         respond_by=respond_by, resolve_by=resolve_by, reports=tuple(reports),
         deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), rule=draft.rule.id,
@@ -236,16 +245,41 @@ def leave(draft: Draft, at: datetime) -> PathEntry:
     )
 
 
+def current_step(draft: Draft) -> Step | None:
+    """The rung of the issue's level in its rule's ladder (None: a newer rule set dropped it)."""
+    index = draft.rule.step_index(draft.state.level)
+    return None if index is None else draft.rule.ladder[index]
+
+
+def next_index(draft: Draft) -> int | None:
+    """The first rung above the issue's level. Looked up by level, not by position, so that a
+    reload which shortens or reorders a ladder cannot send an issue to the wrong rung."""
+    rank = LEVEL_RANK[draft.state.level]
+    for i, step in enumerate(draft.rule.ladder):
+        if LEVEL_RANK[step.level] > rank:
+            return i
+    return None
+
+
+def resolve_limit(draft: Draft) -> Limit:
+    step = current_step(draft)
+    if step is not None and step.resolve is not None:
+        return step.resolve
+    return draft.rules.route(draft.state.category).resolve
+
+
 def can_climb(draft: Draft) -> bool:
-    return draft.state.step + 1 < len(draft.rule.ladder)
+    return next_index(draft) is not None
 
 
 def climb(draft: Draft, at: datetime, reason: EscalationReason, hint: tuple[str, ...] = ()) -> None:
     """Escalate one rung up the rule's ladder."""
     s = draft.state
+    index = next_index(draft)
+    assert index is not None  # callers check can_climb
     entry = leave(draft, at)
     draft.update(path=(*s.path, entry), deadlines=())
-    nxt = draft.rule.ladder[s.step + 1]
+    nxt = draft.rule.ladder[index]
     units = units_for(draft, nxt.level, departments_for(draft, hint)[0])
     draft.send(
         IssueEscalated,
@@ -258,19 +292,25 @@ def climb(draft: Draft, at: datetime, reason: EscalationReason, hint: tuple[str,
     )
     draft.count("whistle_escalations_total", from_level=s.level, to_level=nxt.level,
                 reason=reason, street=s.street)
-    enter(draft, s.step + 1, at, reason, hint)
+    enter(draft, index, at, reason, hint)
 
 
 def reopen(draft: Draft, at: datetime) -> None:
     """Unsatisfied: the same level gets a fresh resolve limit from the rating's time."""
     s = draft.state
-    step = draft.rule.ladder[s.step]
-    limit = step.resolve or draft.rules.route(s.category).resolve
-    resolve_by = draft.add(at, limit)
+    resolve_by = draft.add(at, resolve_limit(draft))
     holder = s.lead or s.units[0]
+    # reports still due stay due; a department's feedback interval starts again
+    deadlines = [d for d in s.deadlines if d.kind == "report"]
+    deadlines += draft.deadline("resolve", holder, at, resolve_by)
+    route = draft.rules.route(s.category)
+    if s.level == "department" and route.progress_every is not None:
+        deadlines.append(Deadline(kind="progress", unit=holder,
+                                  due=draft.add(at, route.progress_every), token=draft.version))
+    report_by = {r.department: r.due for r in s.reports if r.outcome is None}
     draft.update(
         status="open", resolved_at=None, resolve_by=resolve_by, reopens=s.reopens + 1,
-        deadlines=tuple(draft.deadline("resolve", holder, at, resolve_by)),
+        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)),
     )
     draft.send(
         IssueReopened,
@@ -286,7 +326,7 @@ def reopen(draft: Draft, at: datetime) -> None:
         build(
             AssignedData,
             sequence=draft.version, level=s.level, units=s.units, lead=s.lead, respond_by=None,
-            resolve_by=resolve_by, report_by={}, rule=draft.rule.id,
+            resolve_by=resolve_by, report_by=report_by, rule=draft.rule.id,
             rules_version=draft.rules.version, reason="reopened",
         ),
         at,
@@ -335,9 +375,9 @@ def fire(draft: Draft, d: Deadline) -> None:
         x for x in draft.state.deadlines
         if not (x.warning and x.kind == d.kind and x.unit == d.unit)
     ))
-    step = draft.rule.ladder[s.step]
-    escalate = (d.kind == "respond" and step.escalate_on_respond_overdue) or (
-        d.kind == "resolve" and step.escalate_on_resolve_overdue
+    step = current_step(draft)
+    escalate = (d.kind == "respond" and (step is None or step.escalate_on_respond_overdue)) or (
+        d.kind == "resolve" and (step is None or step.escalate_on_resolve_overdue)
     )
     if escalate and can_climb(draft):
         climb(draft, d.due, "respond_overdue" if d.kind == "respond" else "resolve_overdue")

@@ -21,6 +21,7 @@ import faust
 import structlog
 from faust.sensors.prometheus import setup_prometheus_sensors
 
+from engine.agents import faust_fixes
 from engine.agents.clock import Clock, SystemClock
 from engine.agents.metrics import Metrics
 from engine.agents.processor import IssueProcessor, Message, Topics
@@ -84,6 +85,7 @@ def build_engine(
     metrics: Metrics | None = None,
     crash_after_write: Callable[[str], bool] | None = None,
 ) -> Engine:
+    faust_fixes.install()
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
     holder = RulesHolder(settings.rules, ruleset, metrics)

@@ -93,7 +93,7 @@ def scenario(lane: Lane) -> None:
     lane.send("acknowledged", "P1", unit="jinan-g1")
     lane.send("resolved", "P1", unit="jinan-g1")
     lane.send("rated", "P1", satisfied=True)
-    lane.send("raised", "P2", grid="jinan-g2", category="noise", title="t")  # grid misses
+    lane.send("raised", "P2", grid="jinan-g2", category="illegal_parking", title="t")  # missed
     lane.send("raised", "P3", grid="jinan-g1", category="illegal_parking", title="t")
     lane.send("raised", "P4", grid="jinan-g2", category="noise", title="t")
     lane.send("withdrawn", "P4", reason="ok")

@@ -121,11 +121,9 @@ def _pinned_fallback(state: IssueState, rules: Ruleset) -> Rule:
 
 
 def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
+    # An unfit fact is recorded (seen, counted) and changes nothing else; what deadlines due
+    # before it produced is kept and emitted.
     state = draft.state
-    if result == "unfit":
-        # The fact is recorded (seen, counted) and changes nothing else: emits are dropped too,
-        # except what deadlines due before it produced.
-        pass
     seen = state.seen if key.startswith("deadline:") else (*state.seen[-MAX_SEEN + 1 :], key)
     emitted = tuple(draft.emit)
     changed = bool(emitted) or result == "accepted"
@@ -173,7 +171,7 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
         severity=data.severity, rule=rule.id,
         # a hint naming an unknown department is ignored: labels stay a bounded set
         hint_departments=tuple(d for d in data.departments if d in rules.registry.departments),
-        rules_version=rules.version, step=0, level=rule.ladder[0].level, units=(),
+        rules_version=rules.version, level=rule.ladder[0].level, units=(),
         entered_at=at, entry_reason="raised", resolve_by=at,
     )
     draft = Draft(state, rules, rule, 1)

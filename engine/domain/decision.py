@@ -32,7 +32,3 @@ class Decision(BaseModel):
     counts: tuple[Count, ...] = ()
     reason: str = ""  # why an event was unfit or rejected: a short code
     warnings: tuple[str, ...] = ()  # e.g. a deadline past the calendar's known data
-
-    @property
-    def changed(self) -> bool:
-        return self.result == "accepted"

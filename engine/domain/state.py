@@ -50,7 +50,6 @@ class IssueState(BaseModel):
     rules_version: str
 
     # where the issue is now
-    step: int
     level: Level
     units: tuple[str, ...]
     lead: str | None = None

@@ -162,7 +162,7 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
             deadlines += draft.deadline("respond", units[0], at, respond_by)
     deadlines += draft.deadline("resolve", lead or units[0], at, resolve_by)
     draft.update(
-        step=index, level=step.level, units=units, lead=lead, entered_at=at, entry_reason=reason,
+        level=step.level, units=units, lead=lead, entered_at=at, entry_reason=reason,
         respond_by=respond_by, resolve_by=resolve_by, response=None, rule=draft.rule.id,
         rules_version=draft.rules.version,
         deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), reports=tuple(reports),

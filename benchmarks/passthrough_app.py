@@ -1,11 +1,16 @@
-"""A pass-through Faust agent (raw bytes in, raw bytes out): the baseline of runtime_bench.py.
+"""A pass-through Faust agent (raw bytes in, raw bytes out): the baselines of runtime_bench.py.
 
 Same broker, partitions, settings and producer linger as the engine; it does nothing else.
-Env: BROKER, SOURCE, SINK, WEB_PORT, PARTITIONS, APP_ID.
+MODE=naive (default): one ``await sink.send()`` per message, acked one by one.
+MODE=batched: up to BATCH events taken within WITHIN s (``stream.take_events``); every value
+goes straight through ``app.producer.send`` (a delivery future each), the batch's futures are
+awaited together, then the batch is acked (take_events acks it when the loop body is done).
+Env: BROKER, SOURCE, SINK, WEB_PORT, PARTITIONS, APP_ID, MODE.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -34,13 +39,29 @@ RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer":
 source = app.topic(os.environ["SOURCE"], **RAW)
 sink = app.topic(os.environ["SINK"], **RAW)
 seen = {"n": 0}
+MODE = os.environ.get("MODE", "naive")
+if MODE not in ("naive", "batched"):
+    raise SystemExit(f"MODE must be naive or batched, not {MODE!r}")
+BATCH, WITHIN = 500, 0.05
 
 
-@app.agent(source)
-async def passthrough(stream: Any) -> None:
+async def naive(stream: Any) -> None:
     async for event in stream.events():
         seen["n"] += 1
         await sink.send(key=event.key, value=event.value)
+
+
+async def batched(stream: Any) -> None:
+    name = sink.get_topic_name()
+    send = app.producer.send
+    async for events in stream.take_events(BATCH, within=WITHIN):
+        seen["n"] += len(events)
+        futures = [await send(name, e.key, e.value, None, None, None) for e in events]
+        await asyncio.gather(*futures)
+        # leaving the body: take_events acks every event of the batch
+
+
+passthrough = app.agent(source, name="passthrough")(naive if MODE == "naive" else batched)
 
 
 @app.page("/count")

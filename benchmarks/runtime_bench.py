@@ -1,15 +1,22 @@
 """Benchmark: the engine end to end through a real broker (embedded Tansu). Figures only.
 
-1. Throughput: N simulated Xishan events pre-published to the input topic; a worker starts and
-   we time from ready to all N consumed. Baseline in the same run, on the same broker, topics
-   and partitions: a pass-through Faust agent (benchmarks/passthrough_app.py). Target: the
-   engine at >= 50% of the pass-through rate.
-2. Deadline lag: D issues with limits of hours are opened first (benchmarks/lag-rules), so D
-   deadlines sit in the index; then 1,000 probe issues whose 3 s respond limits fall due one
-   by one; p50/p99 of whistle_timer_lag_seconds (due -> emitted) over the probes only.
-   Target: p99 <= 1 s with D = 100,000.
+1. Throughput: N simulated Xishan events pre-published to an input topic; a worker starts and
+   we time from ready to all N consumed. Baselines in the same run, on the same broker and
+   partition count, each on its own topics pre-filled with the same N records: a naive
+   pass-through Faust agent (one awaited send per message) and a batched one (up to 500
+   events within 0.05 s, sent straight through the producer, the batch's deliveries awaited,
+   then acked): benchmarks/passthrough_app.py, MODE=naive|batched. Prints events/s of each and
+   the ratios engine/naive and engine/batched. Target: the engine at >= 1.0x the naive
+   pass-through. With --runs K the three are measured K times in one broker session (fresh
+   topics and app ids each run); each run and the medians are printed.
+2. Deadline lag (once, after the throughput runs): D issues with limits of hours are opened
+   first (benchmarks/lag-rules), so D deadlines sit in the index; then 1,000 probe issues
+   whose 3 s respond limits fall due one by one; p50/p99 of whistle_timer_lag_seconds
+   (due -> emitted) over the probes only. Target: p99 <= 1 s with D = 100,000.
 
-Usage: python benchmarks/runtime_bench.py [--events N] [--deadlines D]
+Never pass/fail: a missed target is printed, the exit status stays 0.
+
+Usage: python benchmarks/runtime_bench.py [--events N] [--deadlines D] [--runs K]
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,13 +51,30 @@ def get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
-def wait(pred, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
+def wait(pred, timeout: float, what: str,  # type: ignore[no-untyped-def]
+         proc: subprocess.Popen[bytes] | None = None) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if pred():
             return time.monotonic()
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{what}: the worker exited (status {proc.returncode})")
         time.sleep(0.05)
     raise SystemExit(f"timed out: {what}")
+
+
+def spawn(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """A worker, its stdout and stderr in log (the tail is shown if it fails)."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def failed(e: SystemExit, log: Path, lines: int = 15) -> SystemExit:
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        tail = []
+    return SystemExit("\n    ".join([str(e.code), f"last lines of {log}:", *tail]))
 
 
 def produce(url: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
@@ -67,21 +92,24 @@ def metric_sum(text: str, name: str) -> float:
                                                       re.M))
 
 
-def run_passthrough(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: Path
-                    ) -> float:
-    src, dst, app_id = "bench.pass.in", "bench.pass.out", "bench-pass"
+def run_passthrough(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: Path,
+                    mode: str, tag: str) -> float:
+    src, dst, app_id = f"bench.{tag}.in", f"bench.{tag}.out", f"bench-{tag}"
     ensure_topics({"bootstrap_servers": [broker.url]}, [src, dst], PARTITIONS, 1)
     produce(broker.url, src, records)
     port = free_port()
     env = {**os.environ, "BROKER": broker.url, "SOURCE": src, "SINK": dst, "WEB_PORT": str(port),
-           "APP_ID": app_id, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "passthrough_app.py")],
-                            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+           "APP_ID": app_id, "MODE": mode, "PYTHONPATH": str(ROOT)}
+    log = tmp / f"{tag}.log"
+    proc = spawn([sys.executable, str(ROOT / "benchmarks" / "passthrough_app.py")], env, tmp, log)
     try:
-        t0 = wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60, "pass-through")
+        t0 = wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60,
+                  f"{mode} pass-through ready", proc)
         t1 = wait(lambda: json.loads(get(f"http://127.0.0.1:{port}/count")[1] or "{}")
-                  .get("n", 0) >= len(records), 600, "pass-through done")
+                  .get("n", 0) >= len(records), 600, f"{mode} pass-through done", proc)
         return len(records) / (t1 - t0)
+    except SystemExit as e:
+        raise failed(e, log) from None
     finally:
         proc.kill()
         proc.wait()
@@ -95,9 +123,8 @@ def start_engine(broker: EmbeddedBroker, tmp: Path, rules: Path, tag: str) -> tu
            "WHISTLE_TOPIC_PREFIX": f"bench.{tag}.", "WHISTLE_WEB_PORT": str(port),
            "WHISTLE_PARTITIONS": str(PARTITIONS), "WHISTLE_DATA_DIR": str(tmp / tag),
            "WHISTLE_SESSION_TIMEOUT": "6", "WHISTLE_TICK_SECONDS": "0.25"}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--log-level",
-                             "warning"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = spawn([sys.executable, "-m", "engine.cli", "run", "--log-level", "warning"], env, ROOT,
+                 tmp / f"{tag}.log")
     return proc, port
 
 
@@ -110,15 +137,20 @@ def ensure_engine_topics(broker: EmbeddedBroker, tag: str) -> str:
     return names[0]
 
 
-def run_engine(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: Path) -> float:
-    topic = ensure_engine_topics(broker, "tput")
+def run_engine(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: Path, tag: str
+               ) -> float:
+    topic = ensure_engine_topics(broker, tag)
     produce(broker.url, topic, records)
-    proc, port = start_engine(broker, tmp, ROOT / "engine" / "sample" / "xishan", "tput")
+    proc, port = start_engine(broker, tmp, ROOT / "engine" / "sample" / "xishan", tag)
     try:
-        t0 = wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60, "engine")
+        t0 = wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60, "engine ready",
+                  proc)
         t1 = wait(lambda: metric_sum(get(f"http://127.0.0.1:{port}/metrics")[1],
-                                     "whistle_events_total") >= len(records), 900, "engine done")
+                                     "whistle_events_total") >= len(records), 900, "engine done",
+                  proc)
         return len(records) / (t1 - t0)
+    except SystemExit as e:
+        raise failed(e, tmp / f"{tag}.log") from None
     finally:
         proc.kill()
         proc.wait()
@@ -182,10 +214,28 @@ def _buckets(text: str) -> dict[float, float]:
         if m.group(1) != "+Inf"}
 
 
+def measure(what: str, fn, *args):  # type: ignore[no-untyped-def]
+    """fn(*args), or None (printed, never raised) when that worker failed."""
+    try:
+        return fn(*args)
+    except (SystemExit, Exception) as e:
+        print(f"  {what} failed: {e}")
+        return None
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a is not None and b else "n/a"
+
+
+def rate(x: float | None) -> str:
+    return f"{x:,.0f} events/s" if x is not None else "failed"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--deadlines", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=1)
     args = ap.parse_args()
     rules = load_ruleset(ROOT / "engine" / "sample" / "xishan").ruleset
     assert rules is not None
@@ -195,18 +245,43 @@ def main() -> None:
         events.append((e.subject.encode(), e.model_dump_json().encode()))
         if len(events) >= args.events:
             break
-    print(f"runtime benchmark: {len(events)} events, {PARTITIONS} partitions, embedded Tansu")
+    print(f"runtime benchmark: {len(events)} events, {PARTITIONS} partitions, embedded Tansu, "
+          f"{args.runs} run(s)")
     with tempfile.TemporaryDirectory() as d, EmbeddedBroker() as broker:
         tmp = Path(d)
-        base = run_passthrough(broker, events, tmp)
-        print(f"pass-through Faust agent: {base:,.0f} events/s")
-        eng = run_engine(broker, events, tmp)
-        print(f"engine (parse, decide, table, sends): {eng:,.0f} events/s")
-        print(f"ratio engine/pass-through: {eng / base:.2f}  (target >= 0.50)")
+        figures: list[tuple[float | None, float | None, float | None]] = []
+        for r in range(1, args.runs + 1):
+            print(f"run {r}/{args.runs}:")
+            naive = measure("naive pass-through", run_passthrough, broker, events, tmp, "naive",
+                            f"naive{r}")
+            print(f"  naive pass-through (one awaited send a message): {rate(naive)}")
+            batched = measure("batched pass-through", run_passthrough, broker, events, tmp,
+                              "batched", f"batched{r}")
+            print(f"  batched pass-through (500 / 0.05 s, producer futures): {rate(batched)}")
+            eng = measure("engine", run_engine, broker, events, tmp, f"tput{r}")
+            print(f"  engine (parse, decide, table, sends): {rate(eng)}")
+            print(f"  engine/naive: {ratio(eng, naive)}  engine/batched: {ratio(eng, batched)}")
+            figures.append((naive, batched, eng))
+
+        def median(i: int) -> float | None:
+            xs = [x for f in figures if (x := f[i]) is not None]
+            return statistics.median(xs) if xs else None
+
+        naive, batched, eng = median(0), median(1), median(2)
+        label = f"median of {args.runs} runs" if args.runs > 1 else "1 run"
+        print(f"throughput ({label}):")
+        print(f"  naive pass-through: {rate(naive)}")
+        print(f"  batched pass-through: {rate(batched)}")
+        print(f"  engine: {rate(eng)}")
+        print(f"  engine/naive: {ratio(eng, naive)}  (target engine/naive >= 1.00)")
+        print(f"  engine/batched: {ratio(eng, batched)}  (figure only)")
         if args.deadlines:
-            p50, p99, mean = run_lag(broker, args.deadlines, tmp)
-            print(f"deadline lag with {args.deadlines:,} open deadlines: p50 <= {p50} s, "
-                  f"p99 <= {p99} s (bucket bounds), mean {mean:.3f} s  (target p99 <= 1 s)")
+            lag = measure("deadline lag", run_lag, broker, args.deadlines, tmp)
+            if lag is not None:
+                p50, p99, mean = lag
+                print(f"deadline lag with {args.deadlines:,} open deadlines: p50 <= {p50} s, "
+                      f"p99 <= {p99} s (bucket bounds), mean {mean:.3f} s  "
+                      f"(target p99 <= 1 s)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,241 @@
+"""Issue states as table values: a versioned JSON format, read from every format ever written.
+
+Stored state format
+-------------------
+
+Each issue is one value in the Faust table, keyed by its id: UTF-8 JSON bytes of ::
+
+    {"v": 1, "p": <partition>, "s": <IssueState>, "o": [<outbound event>...], "k": [<key>...]}
+
+``v`` is the format version (:data:`FORMAT_VERSION`); ``p`` the partition the issue lives on (so
+a partition's deadline index can be rebuilt from the table alone); ``s`` the issue's state as
+``IssueState.model_dump(mode="json")`` (deadlines as ``[kind, unit, due, token, warning,
+limit_due]`` arrays); ``o`` the outbound events decided but not yet known to be sent (the
+discriminated ``OutboundEvent`` union, ``type`` included), and ``k`` the trigger keys that
+outbox answers. ``o`` and ``k`` are left out when empty. :func:`decode` reads any version up to
+the current one: :func:`upcast` takes an older object one version at a time through
+:data:`UPCASTERS` (n -> n+1) to the current version, which is then validated. A value no
+upcaster can read raises :class:`UndecodableState` (never anything else), so the caller can set
+it aside and carry on with the partition's other issues.
+
+Version history (the real bytes of each are in ``tests/testdata/states/``):
+
+* **v0**, any object without ``"v"``: ``{"p": <int>, "s": <IssueState>}``, written by
+  ``engine.agents.store.Stored(...).model_dump_json()`` from 456b206 (the first store) to
+  the codec. Three variants:
+
+  - 456b206 .. 1058fb2 (before 7305b0d): ``s.step`` (the ladder index), and ``s.last_emitted``
+    serialised as the untyped ``Outbound`` base: each re-send event has only its envelope
+    (``id``, ``subject``, ``time``, ``source``, ...), its ``type`` and ``data`` were never
+    written. **They cannot be recovered**: the upcaster drops such a ``last_emitted`` whole, so
+    a redelivery of that state's last trigger re-sends nothing (its events were sent when it
+    was first decided; the next decision writes a typed ``last_emitted`` again).
+  - 7305b0d .. 1a4a3d4 (before e879155): ``s.step``; ``last_emitted`` typed as today.
+  - e879155 .. the codec: no ``step``; the state as v1 has it.
+
+  Before 456b206 there was no table, so no value was ever stored. For the record, a state
+  dumped by the core before 2de2579 (``Deadline`` a model, so a JSON object; instants in the
+  event's own offset, e.g. +08:00; with ``step``; untyped ``last_emitted``) still reads: pydantic
+  validates the deadline named tuple from a JSON object as well, the offsets give the same
+  instants, ``step`` and ``last_emitted`` go as above. Only its ``last_trigger``, when a
+  deadline, keeps the local offset in its text (``deadline:<token>:<due>``): it then matches no
+  redelivered tick, which is harmless (that deadline is gone from the state, so the tick is
+  stale). The fixture ``v0-97ce9df-before-store.jsonl`` wraps such states for that test.
+
+* **v1** (this code): ``"v": 1`` and the optional outbox ``o``/``k``. Upcaster 0 -> 1: drop
+  ``s.step`` (written, never read), drop an untyped ``s.last_emitted``, no outbox.
+
+The rule for the next change to anything a stored value holds (``IssueState`` or the models in
+it, the outbound events, this envelope): bump :data:`FORMAT_VERSION`, add the upcaster from the
+previous version to ``UPCASTERS`` (a function of the JSON object only, pure and total: what it
+cannot fix it leaves for validation to report), and commit a fixture of real bytes of the
+previous version, written by the previous code (``tests/testdata/states/generate.py``), beside
+the ones already there: every older fixture must still decode.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import ConfigDict, Strict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
+
+from engine.domain.events import OutboundEvent
+from engine.domain.state import IssueState
+
+FORMAT_VERSION: int = 1  # the version this code writes
+
+_MAX_ERRORS = 3  # validation errors named in a reason
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    partition: int
+    state: IssueState
+    outbox: tuple[OutboundEvent, ...] = ()
+    keys: tuple[str, ...] = ()  # trigger keys the outbox answers
+
+
+class UndecodableState(Exception):
+    """A stored value no upcaster can read; .reason is a short human text (no personal data)."""
+
+    reason: str
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@with_config(ConfigDict(extra="forbid"))
+class _V1(TypedDict):
+    """The current format's object: one schema validates and serialises it."""
+
+    v: Literal[1]
+    p: Annotated[int, Strict()]
+    s: IssueState
+    o: NotRequired[tuple[OutboundEvent, ...]]
+    k: NotRequired[tuple[Annotated[str, Strict()], ...]]
+
+
+_CURRENT = TypeAdapter(_V1)
+_CURRENT_PREFIX = b'{"v":%d,' % FORMAT_VERSION  # how encode starts every value
+
+
+def encode(stored: Stored) -> bytes:
+    """The current format's bytes (JSON, UTF-8) of ``stored``; an empty outbox and keys left out."""
+    doc: _V1 = {"v": 1, "p": stored.partition, "s": stored.state}
+    if stored.outbox:
+        doc["o"] = tuple(stored.outbox)
+    if stored.keys:
+        doc["k"] = tuple(stored.keys)
+    return _CURRENT.dump_json(doc)
+
+
+def decode(raw: bytes) -> Stored:
+    """The value ``raw`` holds, from any format version; raises only :class:`UndecodableState`."""
+    try:
+        return _decode(raw)
+    except UndecodableState:
+        raise
+    except Exception as error:  # never anything else, whatever came in
+        raise UndecodableState(f"unreadable value ({type(error).__name__})") from None
+
+
+def _decode(raw: bytes) -> Stored:
+    first: ValidationError | None = None
+    if raw.startswith(_CURRENT_PREFIX):  # the common case: validated in one pass, no copies
+        try:
+            doc = _CURRENT.validate_json(raw)
+        except ValidationError as error:
+            first = error
+        else:
+            return _stored(doc)
+    # an earlier version's value (or the current one in another layout, or no value at all)
+    obj, problem = _loads(raw)
+    if problem:
+        raise UndecodableState(problem)
+    if not isinstance(obj, dict):
+        raise UndecodableState(f"not a JSON object but {_json_kind(obj)}")
+    version = _version(obj)
+    if version == FORMAT_VERSION and first is not None:
+        raise UndecodableState(f"format v{version}: {_summary(first)}")
+    current = upcast(obj)
+    try:
+        doc = _CURRENT.validate_json(json.dumps(current))
+    except ValidationError as error:
+        first = error
+    else:
+        return _stored(doc)
+    upcasted = f" upcast to v{FORMAT_VERSION}" if version < FORMAT_VERSION else ""
+    raise UndecodableState(f"format v{version}{upcasted}: {_summary(first)}")
+
+
+def _stored(doc: _V1) -> Stored:
+    return Stored(doc["p"], doc["s"], doc.get("o", ()), doc.get("k", ()))
+
+
+def _loads(raw: bytes) -> tuple[object, str]:
+    """The JSON value in ``raw``, or what is wrong with it."""
+    try:
+        return json.loads(raw), ""
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except json.JSONDecodeError as error:
+        return None, f"not JSON ({error.msg} at character {error.pos})"
+    except RecursionError:
+        return None, "not JSON (nested too deeply)"
+
+
+def upcast(doc: dict[str, Any]) -> dict[str, Any]:
+    """Any earlier version's JSON object -> the current version's object (not yet validated).
+
+    The current version's object is returned as it is; an older one is not changed in place.
+    Raises :class:`UndecodableState` for a version it cannot tell or a newer one.
+    """
+    version = _version(doc)
+    while version < FORMAT_VERSION:
+        doc = UPCASTERS[version](doc)
+        version += 1
+    return doc
+
+
+def _version(doc: dict[str, Any]) -> int:
+    version = doc.get("v", 0)
+    if type(version) is not int or version < 0:
+        raise UndecodableState("the format version \"v\" is not a non-negative integer")
+    if version > FORMAT_VERSION:
+        raise UndecodableState(
+            f"written by a newer format version {version}; this worker reads up to "
+            f"{FORMAT_VERSION}"
+        )
+    return version
+
+
+def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """v0 -> v1: drop ``s.step`` and an untyped ``s.last_emitted``; version 1, no outbox."""
+    out = {"v": 1, **{key: value for key, value in doc.items() if key != "v"}}
+    state = out.get("s")
+    if isinstance(state, dict):
+        state = {key: value for key, value in state.items() if key != "step"}
+        emitted = state.get("last_emitted")
+        if isinstance(emitted, list) and any(
+            isinstance(event, dict) and "type" not in event for event in emitted
+        ):
+            state["last_emitted"] = []  # before 7305b0d: type and data never written
+        out["s"] = state
+    return out
+
+
+UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: _v0_to_v1,
+}
+
+
+def _summary(error: ValidationError) -> str:
+    """Where and what failed, without the values (they may hold personal data, e.g. titles)."""
+    parts = []
+    for detail in error.errors(include_url=False)[:_MAX_ERRORS]:
+        where = ".".join(str(part) for part in detail["loc"]) or "value"
+        message = detail["msg"]
+        echoed = [detail.get("input"), (detail.get("ctx") or {}).get("tag")]
+        for value in echoed:
+            if isinstance(value, str) and value:
+                message = message.replace(f"'{value}'", "'…'").replace(repr(value), "'…'")
+        parts.append(f"{where}: {message}")
+    more = error.error_count() - _MAX_ERRORS
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _json_kind(obj: object) -> str:
+    if isinstance(obj, list):
+        return "an array"
+    if isinstance(obj, str):
+        return "a string"
+    if isinstance(obj, bool):
+        return "a boolean"
+    if isinstance(obj, int | float):
+        return "a number"
+    return "null"

@@ -17,7 +17,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    code: int = args.func(args)
+    from engine.agents.settings import SettingsError
+
+    try:
+        code: int = args.func(args)
+    except SettingsError as e:
+        print(f"whistle: {e}", file=sys.stderr)
+        return 2
     return code
 
 
@@ -187,7 +193,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from engine.agents.clients import publish, validate_lines
-    from engine.agents.processor import Topics
 
     settings = _settings(args)
     if settings.broker is None:
@@ -203,7 +208,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         print(f"{len(bad)} invalid line(s); nothing published (--skip-invalid to publish the "
               f"{len(good)} valid ones)", file=sys.stderr)
         return 1
-    n = publish(settings.kafka_python_config(), Topics.with_prefix(settings.topic_prefix).events,
+    n = publish(settings.kafka_python_config(), settings.topics.events,
                 good)
     print(f"published {n} event(s) to {settings.broker}")
     return 1 if bad else 0
@@ -211,13 +216,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_tail(args: argparse.Namespace) -> int:
     from engine.agents.clients import tail
-    from engine.agents.processor import Topics
 
     settings = _settings(args)
     if settings.broker is None:
         print("tail needs a broker: --broker or WHISTLE_BROKER", file=sys.stderr)
         return 1
-    topics = args.topic or [Topics.with_prefix(settings.topic_prefix).lifecycle]
+    topics = args.topic or [settings.topics.lifecycle]
     tail(settings.kafka_python_config(), topics, args.from_beginning, args.json,
          limit=args.limit, idle_ms=args.idle_ms)
     return 0
@@ -252,14 +256,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"{args.events}: {exc.strerror}", file=sys.stderr)
             return 1
     else:
-        from engine.agents.processor import Topics
         from engine.history import read_topic
 
         settings = _settings(args)
         if settings.broker is None:
             print("--from-topic needs a broker: --broker or WHISTLE_BROKER", file=sys.stderr)
             return 1
-        topic = Topics.with_prefix(settings.topic_prefix).events
+        topic = settings.topics.events
         raw = [(f"{topic}#{n}", json.dumps(e).encode()) for n, e in
                enumerate(read_topic(settings.kafka_python_config(), topic))]
     events, bad = _inbound(raw, candidate)
@@ -285,7 +288,6 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(str(exc), file=sys.stderr)
             return 1
     else:
-        from engine.agents.processor import Topics
 
         settings = _settings(args)
         if settings.broker is None:
@@ -293,7 +295,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         events = read_topic(settings.kafka_python_config(),
-                            Topics.with_prefix(settings.topic_prefix).lifecycle)
+                            settings.topics.lifecycle)
     lines = timeline(args.issue, events, args.tz)
     print("\n".join(lines))
     return 0 if len(lines) > 1 else 1

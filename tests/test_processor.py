@@ -1,37 +1,68 @@
-"""The shell around the core, without Kafka: a dict for the table, a list for the sink."""
+"""The shell around the core, without Kafka: a dict for the local store, a list for what is
+delivered. Each call of the harness is one batch unless several messages are given at once."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from engine.agents.clock import FixedClock
+from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
-from engine.agents.processor import IssueProcessor, Message
+from engine.agents.processor import IssueProcessor, Message, Record
 from engine.agents.store import IssueStore
+from engine.agents.topics import Topics
 from tests.factories import T0, ruleset
 
 M = timedelta(minutes=1)
+CHANGELOG = "whistle-issues-changelog"
 
 
 class FakeSink:
+    """What a batch delivered: every record, in order (changelog records included)."""
+
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
+        self.records: list[Record] = []
 
-    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self.sent.append((topic, key, value))
+    def take(self, records: list[Record]) -> list[Record]:
+        self.records.extend(records)
+        self.sent.extend((r.topic, r.key, r.value) for r in records if r.topic != CHANGELOG)
+        return records
 
     def on(self, topic: str) -> list[dict[str, Any]]:
         return [json.loads(v) for t, _, v in self.sent if t == topic]
 
 
-def make() -> tuple[IssueProcessor, FakeSink, dict[Any, Any], Metrics]:
+class Harness(IssueProcessor):
+    sink: FakeSink
+
+    def on_event(self, msg: Message, now: datetime) -> None:  # one message, one batch
+        super().on_event(msg, now)
+        self.sink.take(self.finish())
+
+    def on_tick(self, partition: int, offset: int, now: datetime) -> None:
+        super().on_tick(partition, offset, now)
+        self.sink.take(self.finish())
+
+
+def processor(table: dict[Any, Any], sink: FakeSink, metrics: Metrics | None = None,
+              batched: bool = False) -> Any:
     rules = ruleset()
+    cls = IssueProcessor if batched else Harness
+    proc = cls(rules=lambda: rules, store=IssueStore(table), metrics=metrics or Metrics(),
+               clock=FixedClock(T0), index=DeadlineIndex(), topics=Topics(),
+               changelog=CHANGELOG)
+    proc.sink = sink
+    return proc
+
+
+def make() -> tuple[Any, FakeSink, dict[Any, Any], Metrics]:
     table: dict[Any, Any] = {}
     sink = FakeSink()
     metrics = Metrics()
-    proc = IssueProcessor(rules=lambda: rules, store=IssueStore(table), sink=sink, metrics=metrics)
-    return proc, sink, table, metrics
+    return processor(table, sink, metrics), sink, table, metrics
 
 
 def cloud(kind: str, issue: str, at: Any, n: int, **data: Any) -> bytes:
@@ -109,9 +140,7 @@ def test_a_tick_fires_due_deadlines_and_a_redelivered_tick_resends_them() -> Non
 def test_after_a_restart_the_index_is_rebuilt_from_the_table() -> None:
     proc, sink, table, _ = make()
     proc.on_event(msg(RAISE), T0)
-    rules = ruleset()
-    fresh = IssueProcessor(rules=lambda: rules, store=IssueStore(dict(table)), sink=sink,
-                           metrics=Metrics())
+    fresh = processor(dict(table), sink)
     fresh.on_assigned({0})
     fresh.on_tick(0, offset=1, now=T0)
     assert fresh.metrics.registry.get_sample_value("whistle_open_issues", {"level": "grid"}) == 1
@@ -135,3 +164,125 @@ def test_a_fact_about_an_issue_never_raised_goes_to_rejected() -> None:
     assert rejected["reason"] == "unknown_issue" and b"Z" not in table
     assert metrics.registry.get_sample_value(
         "whistle_events_total", {"type": "issue.acknowledged", "result": "rejected"}) == 1
+
+
+# --- batches: one state write per issue, and nothing lost when only part of a batch landed ----
+
+ACK = cloud("acknowledged", "A", T0 + M, 2, unit="jinan-g1")
+WHISTLE = cloud("whistled", "A", T0 + 2 * M, 3, unit="jinan-g1", reason="需要社区协调")
+RAISE_B = cloud("raised", "B", T0, 4, grid="jinan-g2", category="noise", title="噪声")
+
+
+def batch(proc: Any, values: list[bytes], now: datetime = T0 + 3 * M) -> list[Record]:
+    for n, v in enumerate(values):
+        proc.on_event(msg(v, key=json.loads(v)["subject"].encode(), offset=n), now)
+    return list(proc.finish())
+
+
+def outputs(records: list[Record]) -> list[tuple[str, str]]:
+    return [(r.topic, json.loads(r.value)["id"]) for r in records if r.topic != CHANGELOG]
+
+
+def test_a_batch_writes_each_touched_issue_once_before_its_events() -> None:
+    table: dict[Any, Any] = {}
+    proc = processor(table, FakeSink(), batched=True)
+    records = batch(proc, [RAISE, ACK, RAISE_B, WHISTLE])
+    changelog = [r for r in records if r.topic == CHANGELOG]
+    assert sorted(r.key for r in changelog) == [b"A", b"B"]  # once per issue, not per event
+    assert records[:2] == changelog  # states first, then the events, in the order decided
+    assert all(r.partition == 0 for r in changelog)
+    assert {r.key: r.value for r in changelog} == {b"A": table[b"A"], b"B": table[b"B"]}
+    ids = [i for _, i in outputs(records)]
+    assert ids[:2] == ["A:1:0", "B:1:0"] and ids[2].startswith("A:3:")  # in the order decided
+
+
+def test_state_landed_events_lost_the_redelivered_batch_resends_every_event() -> None:
+    """A crash after the changelog record was delivered but before the events were: the store
+    holds the batch's final state, and the core alone would re-send only the last trigger's
+    events. The outbox brings back the whole batch's output for the issue."""
+    table: dict[Any, Any] = {}
+    first = batch(processor(table, FakeSink(), batched=True), [RAISE, ACK, WHISTLE])
+    landed = {r.key: r.value for r in first if r.topic == CHANGELOG}
+    again = batch(processor(dict(landed), FakeSink(), batched=True), [RAISE, ACK, WHISTLE])
+    assert set(outputs(again)) == set(outputs(first))
+    assert not [r for r in again if r.topic == CHANGELOG]  # duplicates change nothing
+    # redelivered across other batch boundaries (one message a batch), the same holds
+    proc = processor(dict(landed), FakeSink(), batched=True)
+    split: set[tuple[str, str]] = set()
+    for v in (RAISE, ACK, WHISTLE):
+        split |= set(outputs(batch(proc, [v])))
+    assert split == set(outputs(first))
+
+
+def test_nothing_landed_the_batch_is_decided_again_with_the_same_ids() -> None:
+    first = batch(processor({}, FakeSink(), batched=True), [RAISE, ACK, WHISTLE])
+    again = batch(processor({}, FakeSink(), batched=True), [RAISE, ACK, WHISTLE])
+    assert outputs(again) == outputs(first)
+    assert [r.value for r in again] == [r.value for r in first]
+
+
+def test_a_redelivered_tick_batch_resends_the_ticks_events_for_every_issue() -> None:
+    table: dict[Any, Any] = {}
+    proc = processor(table, FakeSink(), batched=True)
+    raised = batch(proc, [RAISE, RAISE_B], now=T0)
+    proc.on_assigned({0})
+    proc.on_tick(0, offset=7, now=T0 + 31 * M)
+    proc.on_tick(0, offset=8, now=T0 + 32 * M)
+    fired = proc.finish()
+    assert {r.key for r in fired if r.topic == CHANGELOG} >= {b"A", b"\x00tick:0"}
+    landed = {r.key: r.value for r in raised + fired if r.topic == CHANGELOG}
+    again = processor(dict(landed), FakeSink(), batched=True)
+    again.on_assigned({0})
+    again.on_tick(0, offset=7, now=T0 + 31 * M)
+    again.on_tick(0, offset=8, now=T0 + 32 * M)
+    assert set(outputs(again.finish())) == set(outputs(fired)) != set()
+
+
+def test_an_undecodable_state_is_quarantined_and_its_partition_goes_on() -> None:
+    table: dict[Any, Any] = {b"Q": b'{"v": 1, "p": 0, "s": {"issue_id": "Q"}}'}
+    sink = FakeSink()
+    metrics = Metrics()
+    proc = processor(table, sink, metrics)
+    proc.on_event(msg(RAISE), T0)
+    proc.on_assigned({0})
+    proc.on_tick(0, offset=1, now=T0 + 31 * M)  # the index is rebuilt past the bad value
+    assert [e["type"] for e in sink.on("issues.lifecycle")][-1] == "issue.assigned"
+    proc.on_event(msg(cloud("acknowledged", "Q", T0, 9, unit="jinan-g1"), key=b"Q"), T0)
+    (rejected,) = sink.on("issues.rejected")
+    assert rejected["reason"] == "state_quarantined"
+    assert table[b"Q"] == b'{"v": 1, "p": 0, "s": {"issue_id": "Q"}}'  # kept as it was
+    assert metrics.registry.get_sample_value("whistle_state_quarantined_total") == 1
+
+
+def test_states_in_every_earlier_format_are_read_and_their_deadlines_fire() -> None:
+    """Real bytes written by earlier versions (tests/testdata/states) in the store: the index
+    is rebuilt from them and a later fact is applied; nothing is quarantined."""
+    from pathlib import Path
+
+    from engine.agents.codec import decode
+
+    metrics = Metrics()
+    for path in sorted(Path("tests/testdata/states").glob("v*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            stored = decode(line)
+            table = {stored.state.issue_id.encode(): line}
+            sink = FakeSink()
+            proc = processor(table, sink, metrics)
+            proc.on_assigned({stored.partition})
+            proc.on_tick(stored.partition, offset=1, now=stored.state.raised_at)
+            late = stored.state.raised_at + timedelta(days=400)
+            proc.on_tick(stored.partition, offset=2, now=late)
+            if stored.state.status != "closed" and stored.state.deadlines:
+                assert sink.on("issues.lifecycle"), (path.name, stored.state.issue_id)
+    assert metrics.registry.get_sample_value("whistle_state_quarantined_total") == 0
+
+
+def test_an_issue_raised_in_the_batch_that_rebuilds_the_index_keeps_its_deadlines() -> None:
+    proc = processor({}, FakeSink(), batched=True)
+    proc.on_assigned({0})
+    proc.on_event(msg(RAISE), T0)  # staged, not in the store yet
+    proc.on_tick(0, offset=1, now=T0)  # the first tick after the assignment rebuilds
+    proc.finish()
+    proc.on_tick(0, offset=2, now=T0 + 31 * M)
+    fired = [json.loads(r.value)["type"] for r in proc.finish() if r.topic != CHANGELOG]
+    assert "issue.escalated" in fired

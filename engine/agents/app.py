@@ -21,33 +21,21 @@ import faust
 import structlog
 from faust.sensors.prometheus import setup_prometheus_sensors
 
-from engine.agents import faust_fixes
 from engine.agents.clock import Clock, SystemClock
+from engine.agents.delivery import Delivery
+from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
-from engine.agents.processor import IssueProcessor, Message, Topics
+from engine.agents.processor import IssueProcessor, Message, Record
 from engine.agents.reload import RulesHolder
 from engine.agents.settings import Settings
 from engine.agents.store import IssueStore
+from engine.agents.topics import Topics
 from engine.domain.ruleset import Ruleset
 
 log = structlog.get_logger("whistle.app")
 
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
                        "value_serializer": "raw"}
-
-
-class BufferSink:
-    """Collects the processor's sends; the agent awaits them after each message."""
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[str, bytes | None, bytes]] = []
-
-    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self.pending.append((topic, key, value))
-
-    def drain(self) -> list[tuple[str, bytes | None, bytes]]:
-        out, self.pending = self.pending, []
-        return out
 
 
 @dataclass
@@ -85,11 +73,10 @@ def build_engine(
     metrics: Metrics | None = None,
     crash_after_write: Callable[[str], bool] | None = None,
 ) -> Engine:
-    faust_fixes.install()
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
     holder = RulesHolder(settings.rules, ruleset, metrics)
-    topics = Topics.with_prefix(settings.topic_prefix)
+    topics = settings.topics
     app = faust.App(
         settings.app_id,
         **faust_broker_settings(settings),
@@ -109,6 +96,10 @@ def build_engine(
         web_host=settings.web_host,
         datadir=str(settings.data_dir / settings.app_id),
         producer_linger=0.01,
+        # An issue state is a few KB: faust's 16 KB default holds three, and a full batch makes
+        # the producer's send wait for the broker (see tests/integration/test_durability.py).
+        producer_max_batch_size=1024 * 1024,
+        stream_buffer_maxsize=max(4096, settings.batch_max * 4),
         # Standby replicas of the memory store are wiped by faust's on_recovery_completed and
         # then promoted from their stale offset, losing state; without standbys a newly
         # assigned partition is recovered from its whole changelog.
@@ -118,35 +109,53 @@ def build_engine(
     source = app.topic(topics.events, topics.ticks, **RAW)
     ticks = app.topic(topics.ticks, **RAW)
     table = app.Table("issues", partitions=settings.partitions, key_type=bytes, value_type=bytes)
-    sink = BufferSink()
-    processor = IssueProcessor(rules=holder.current, store=IssueStore(table), sink=sink,
-                               metrics=metrics, topics=topics, clock=clock.now,
+    changelog = table.changelog_topic.get_topic_name()
+    assert changelog == settings.changelog, (changelog, settings.changelog)
+
+    # The local store is read and written directly: the changelog records are the shell's own
+    # (``IssueProcessor.finish``), sent and awaited below, not faust's buffered table writes.
+    local: Any = table.data.data  # type: ignore[attr-defined] # the memory store's dict (recovery writes into the same one)
+    store = IssueStore(local)
+    processor = IssueProcessor(rules=holder.current, store=store, metrics=metrics, clock=clock,
+                               index=DeadlineIndex(), topics=topics, changelog=changelog,
                                follow_rule_changes=settings.pinning == "follow")
+
+    async def send(r: Record) -> Any:
+        return await app.producer.send(r.topic, r.key, r.value, r.partition, None, None)
+
+    delivery = Delivery(send, metrics, attempts=settings.delivery_attempts)
 
     @app.agent(source)
     async def issues(stream: Any) -> None:
-        async for event in stream.events():
-            m = event.message
-            if m.topic == topics.ticks:
-                processor.on_tick(m.partition, m.offset, tick_time(event.value, clock))
-            else:
-                processor.on_event(
-                    Message(topic=m.topic, partition=m.partition, offset=m.offset,
-                            key=event.key, value=event.value, headers=headers_of(m),
-                            timestamp=None),
-                    clock.now(),
-                )
-            sends = sink.drain()
-            if crash_after_write is not None and sends and crash_after_write(
-                (sends[0][1] or b"").decode()
-            ):
-                await app.producer.flush()  # the table write is on the broker; the sends not
-                log.warning("crash injected after the state write, before the sends")
-                os._exit(70)
-            for topic, key, value in sends:
-                # Straight to the producer (faust's Topic.send adds ~0.3 ms of bookkeeping a
-                # message here). Faust flushes the producer before it commits the offsets.
-                await app.producer.send(topic, key, value, None, None, None)
+        # noack_take: nothing is acked until this loop says so, i.e. until every record the
+        # batch caused is delivered; faust commits acked offsets only.
+        async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within):
+            for event in batch:
+                m = event.message
+                if m.topic == topics.ticks:
+                    processor.on_tick(m.partition, m.offset, tick_time(event.value, clock))
+                else:
+                    processor.on_event(
+                        Message(topic=m.topic, partition=m.partition, offset=m.offset,
+                                key=event.key, value=event.value, headers=headers_of(m),
+                                timestamp=None),
+                        clock.now(),
+                    )
+            records = processor.finish()
+            metrics.batch_size.observe(len(batch))
+            if crash_after_write is not None:
+                await crash_if_asked(records)
+            await delivery.deliver(records)
+            for event in batch:
+                await stream.ack(event)
+
+    async def crash_if_asked(records: list[Record]) -> None:
+        assert crash_after_write is not None
+        states = [r for r in records if r.topic == changelog]
+        if any(crash_after_write((r.key or b"").decode()) for r in states):
+            await delivery.deliver(states)  # the state is on the broker; the events are not
+            log.warning("crash injected after the state write, before the sends")
+            os._exit(70)
 
     @app.timer(settings.tick_seconds)
     async def tick() -> None:
@@ -201,12 +210,11 @@ def build_engine(
         """How many issue states this worker holds and a digest of them (tests, operators)."""
         owned = sorted(tp.partition for tp in app.assignor.assigned_actives()
                        if tp.topic == topics.events)
-        items = sorted((k, v) for k, v in table.items() if not k.startswith(b"\x00"))
+        items = sorted((k, v) for k, v in local.items() if not k.startswith(b"\x00"))
         digest = hashlib.sha256(b"".join(k + b"\x00" + v for k, v in items)).hexdigest()
         return self.json({"ready": ready(), "partitions": owned, "issues": len(items),
                           "digest": digest})
 
-    changelog = table.changelog_topic.get_topic_name()
     return Engine(app=app, processor=processor, metrics=metrics, topics=topics,
                   changelog=changelog, extra={"ready": ready, "table": table, "rules": holder})
 

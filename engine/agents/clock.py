@@ -10,6 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """The one notion of now in a worker: injected into everything that needs it."""
+
+    speed: float
+
+    def now(self) -> datetime: ...
 
 
 class SystemClock:
@@ -29,4 +38,12 @@ class VirtualClock:
         return self.start + timedelta(seconds=(time.monotonic() - self._wall0) * self.speed)
 
 
-Clock = SystemClock | VirtualClock
+@dataclass
+class FixedClock:
+    """A clock that says what it is told (tests)."""
+
+    at: datetime
+    speed: float = 1.0
+
+    def now(self) -> datetime:
+        return self.at

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from engine.agents.clock import VirtualClock
-from engine.agents.processor import Topics
+from engine.agents.topics import Topics
 from engine.domain.events import IssueAssigned
 from engine.domain.ruleset import Ruleset
 from engine.simulation import World

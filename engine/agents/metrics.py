@@ -69,6 +69,20 @@ class Metrics:
             ["level"], registry=r)
         self.rules_reloads = counter(
             "whistle_rules_reloads_total", "Rule reloads by result (success, failure).", "result")
+        self.delivery_failures = counter(
+            "whistle_delivery_failures_total",
+            "Batches whose records were not all delivered (each is sent again, or the worker "
+            "stops without committing it).")
+        self.state_quarantined = counter(
+            "whistle_state_quarantined_total",
+            "Stored issue states this version cannot decode (kept as they are; the issue's "
+            "events are rejected with reason state_quarantined).")
+        self.batch_size = Histogram(
+            "whistle_batch_messages", "Messages decided per batch.",
+            buckets=(1, 5, 10, 50, 100, 250, 500, 1000), registry=r)
+        self.batch_seconds = Histogram(
+            "whistle_batch_delivery_seconds", "From a batch's first send to its last delivery.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
         self._open: dict[int, Counter[str]] = {}

@@ -1,54 +1,72 @@
-"""What the issue agent does with each message: the shell around ``decide``.
+"""What the issue agent does with a batch of messages: the shell around ``decide``.
 
-Faust-free on purpose: the agent hands every message here with its topic, partition and offset,
-and this class parses, decides, writes the table, sends, counts and logs. Tests drive it with a
-dict as the table and a list as the sink; the Faust agent stays a loop.
+Faust-free on purpose: the agent hands every message of a batch here with its topic, partition
+and offset, then asks for the batch's records (``finish``) and delivers them; this class parses,
+decides, stages the states, counts and logs. Tests drive it with a dict as the store.
 
-Order of effects, for at-least-once delivery: the state is written first, then the decision's
-events are sent. A crash in between loses nothing: the message comes again, the core sees a
-duplicate and returns what it emitted the first time, and those events are sent again with the
-same ids. For ticks the same holds through a per-partition record of the issues the last tick
-changed (a tick is not an issue's event, so the core cannot recognise it by itself).
+The protocol (README, "Delivery"):
+
+1. every message of the batch is decided, in order; an issue's later messages see its state as
+   the batch left it;
+2. ``finish`` writes each touched issue's state to the local store *once* and returns its
+   changelog record, then the tick records, then the batch's events in the order decided;
+3. the agent sends them all and waits until every one is delivered; only then are the batch's
+   messages acked, so no offset is committed before the records it caused are on the broker.
+
+A crash before step 3 ends re-delivers the batch. Messages whose states were not written are
+decided again, with the same outbound ids (``ISSUE:VERSION:N``). Messages whose state *was*
+written are duplicates to the core, which re-sends only what the issue's *last* trigger
+produced; so when a batch applies several triggers to one issue, the stored value keeps the
+batch's whole output for that issue (its *outbox*, with the trigger keys it answers), and a
+redelivered trigger re-sends the outbox. For ticks the same holds through a per-partition record
+of the tick offsets of the batch and the issues they changed (a tick is not an issue's event,
+so the core cannot recognise it by itself).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import structlog
 
+from engine.agents.clock import Clock
+from engine.agents.codec import Stored
 from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
-from engine.agents.store import IssueStore
-from engine.domain.decide import decide
+from engine.agents.store import IssueStore, Quarantined, TickRecord
+from engine.agents.topics import Topics
+from engine.domain.decide import decide, event_key
 from engine.domain.decision import Decision
-from engine.domain.events import DeadlineReached, IssueClosed
-from engine.domain.parse import Accepted, Rejected, RejectedRecord, parse
+from engine.domain.events import DeadlineReached, IssueClosed, OutboundEvent
+from engine.domain.parse import Accepted, Rejected, RejectedRecord, RejectionReason, parse
 from engine.domain.ruleset import Ruleset
 from engine.domain.state import IssueState
 
 log = structlog.get_logger("whistle.processor")
 
+__all__ = ["IssueProcessor", "Message", "Record", "Topics"]
 
-class Sink(Protocol):
-    def send(self, topic: str, key: bytes | None, value: bytes) -> None: ...
+# Decisions that turn an inbound event into a rejection: decision reason -> (rejection reason,
+# detail). Everything else the core answers is counted under whistle_events_total{result}.
+DECISION_REJECTIONS: dict[str, tuple[RejectionReason, str]] = {
+    "unknown_grid": ("unknown_grid", "data.grid is not in the org registry"),
+    "unknown_issue": ("unknown_issue",
+                      "a fact for an issue that was never raised (no issue.raised seen)"),
+}
+QUARANTINED = "the issue's stored state cannot be decoded by this version; it is kept as is"
 
 
-@dataclass(frozen=True)
-class Topics:
-    events: str = "issues.events"
-    lifecycle: str = "issues.lifecycle"
-    closed: str = "issues.closed"
-    rejected: str = "issues.rejected"
-    ticks: str = "whistle.ticks"
+class Record(NamedTuple):
+    """One record to produce: ``partition`` None = by key (outputs), set = changelog."""
 
-    @classmethod
-    def with_prefix(cls, prefix: str) -> Topics:
-        return cls(**{k: f"{prefix}{v}" for k, v in cls().__dict__.items()})
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,34 +80,81 @@ class Message:
     timestamp: datetime | None = None
 
 
+@dataclass
+class Batch:
+    states: dict[str, tuple[int, IssueState]] = field(default_factory=dict)
+    triggers: dict[str, list[str]] = field(default_factory=dict)
+    emitted: dict[str, list[OutboundEvent]] = field(default_factory=dict)
+    outputs: list[Record] = field(default_factory=list)
+    resent: set[str] = field(default_factory=set)
+    tick_offsets: dict[int, list[int]] = field(default_factory=dict)
+    tick_issues: dict[int, list[str]] = field(default_factory=dict)
+
+
 class IssueProcessor:
     def __init__(
         self,
         *,
         rules: Callable[[], Ruleset],
         store: IssueStore,
-        sink: Sink,
         metrics: Metrics,
-        topics: Topics | None = None,
+        clock: Clock,
+        index: DeadlineIndex,
+        topics: Topics,
+        changelog: str = "issues-changelog",
         max_bytes: int = 65536,
-        clock: Callable[[], datetime] | None = None,
         follow_rule_changes: bool = False,
     ) -> None:
         self.follow = follow_rule_changes
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock
         self.rules = rules
         self.store = store
-        self.sink = sink
         self.metrics = metrics
-        self.topics = topics or Topics()
+        self.topics = topics
+        self.changelog = changelog
         self.max_bytes = max_bytes
-        self.index = DeadlineIndex()
+        self.index = index
+        store.on_quarantine = self._quarantined
+        self.assigned: set[int] = set()
+        self.batch = Batch()
+
+    # --- batches ----------------------------------------------------------------------------
+
+    def finish(self) -> list[Record]:
+        """End the batch: write each touched state once; the records to deliver, in order."""
+        batch, self.batch = self.batch, Batch()
+        records: list[Record] = []
+        for issue_id, (partition, state) in batch.states.items():
+            triggers = batch.triggers.get(issue_id, [])
+            several = len(triggers) > 1
+            stored = Stored(partition=partition, state=state,
+                            outbox=tuple(batch.emitted.get(issue_id, ())) if several else (),
+                            keys=tuple(triggers) if several else ())
+            key, raw = self.store.write(stored)
+            records.append(Record(self.changelog, key, raw, partition))
+        for partition, issues in batch.tick_issues.items():
+            record = TickRecord(tuple(batch.tick_offsets[partition]), tuple(issues))
+            key, raw = self.store.write_tick_record(partition, record)
+            records.append(Record(self.changelog, key, raw, partition))
+        records.extend(batch.outputs)
+        return records
+
+    def _quarantined(self, issue_id: str, reason: str) -> None:
+        self.metrics.state_quarantined.inc()
+        log.error("stored state quarantined", issue_id=issue_id, reason=reason)
+
+    def _state(self, issue_id: str) -> IssueState | None:
+        staged = self.batch.states.get(issue_id)
+        return staged[1] if staged is not None else self.store.get(issue_id)
 
     # --- inbound events ---------------------------------------------------------------------
 
     def on_event(self, msg: Message, now: datetime) -> None:
         try:
             self._on_event(msg, now)
+        except Quarantined as q:
+            self._reject(msg, Rejected(reason="state_quarantined", detail=QUARANTINED))
+            log.warning("event for a quarantined state rejected", issue_id=q.issue_id)
         except Exception:  # a running engine never dies on input: reject, log, go on
             log.exception("event failed", topic=msg.topic, partition=msg.partition,
                           offset=msg.offset)
@@ -107,26 +172,36 @@ class IssueProcessor:
         assert isinstance(parsed, Accepted)
         event = parsed.event
         issue_id = event.subject
-        state = self.store.get(issue_id)
+        state = self._state(issue_id)
         decision = decide(state, event, rules, now, follow=self.follow)
-        if decision.result == "rejected":
-            rejected = Rejected(reason="unknown_grid", detail=f"data.grid {decision.reason}")
-            self._reject(msg, rejected, event.type)
+        rejection = DECISION_REJECTIONS.get(decision.reason) if decision.state is None else None
+        if rejection is not None or decision.state is None:
+            reason, detail = rejection or ("invalid_data", decision.reason)
+            self._reject(msg, Rejected(reason=reason, detail=detail), event.type)
             return
-        if decision.state is None:  # a fact about an issue never raised: nothing to keep it in
-            self._reject(msg, Rejected(reason="unknown_issue", detail=(
-                f"{event.type} for an issue that was never raised (no issue.raised seen)")),
-                event.type)
+        self.metrics.event(event.type, decision.result)
+        if decision.result == "duplicate":
+            self._resend_duplicate(issue_id, event_key(event), decision)
             return
-        self.metrics.event(event.type, decision.result if decision.result != "unfit" else "stale")
-        self._apply(msg.partition, state, decision, now)
+        self._apply(msg.partition, state, decision, event_key(event))
+
+    def _resend_duplicate(self, issue_id: str, key: str, decision: Decision) -> None:
+        if issue_id in self.batch.resent:
+            return
+        stored = self.store.load(issue_id)
+        if stored is not None and key in stored.keys:
+            self.batch.resent.add(issue_id)
+            self._send(stored.outbox)
+        else:
+            self._send(decision.emit)
 
     def _reject(self, msg: Message, rejected: Rejected, type_: str = "unknown") -> None:
         record = RejectedRecord.of(
             rejected, key=msg.key, value=msg.value, headers=msg.headers, topic=msg.topic,
             partition=msg.partition, offset=msg.offset, timestamp=msg.timestamp,
         )
-        self.sink.send(self.topics.rejected, msg.key, record.model_dump_json().encode())
+        self.batch.outputs.append(
+            Record(self.topics.rejected, msg.key, record.model_dump_json().encode()))
         self.metrics.reject(rejected.reason, type_)
         log.info("event rejected", reason=rejected.reason, detail=rejected.detail,
                  topic=msg.topic, partition=msg.partition, offset=msg.offset)
@@ -143,19 +218,17 @@ class IssueProcessor:
 
     def _on_tick(self, partition: int, offset: int, now: datetime) -> None:
         if not self.index.owns(partition):
-            states = self._open_states(partition)
-            count = self.index.rebuild(partition, states)
-            self.metrics.open_set(partition, Counter(s.level for s in states if s.status == "open"))
-            log.info("deadline index rebuilt", partition=partition, deadlines=count,
-                     open_issues=len(states))
+            self._rebuild({partition} | {p for p in self.assigned if not self.index.owns(p)})
         record = self.store.tick_record(partition)
-        if record is not None and record[0] == offset:
-            self._resend(record[1])  # this tick was applied before a crash: send again
+        if record is not None and offset in record.offsets:
+            self._resend_ticks(record.issues)  # applied before a crash: send again
             return
         rules = self.rules()
-        touched: list[str] = []
         for due, issue_id, token in self.index.pop_due(partition, now):
-            state = self.store.get(issue_id)
+            try:
+                state = self._state(issue_id)
+            except Quarantined:
+                continue
             if state is None:
                 continue
             tick = DeadlineReached(issue_id=issue_id, due=due, token=token)
@@ -166,57 +239,85 @@ class IssueProcessor:
                 continue
             if decision.result != "accepted":
                 continue
-            touched.append(issue_id)
-            self._apply(partition, state, decision, now)
-            self.metrics.timer_lag.observe(max(0.0, (self.clock() - due).total_seconds()))
-        if touched:
-            self.store.set_tick_record(partition, offset, touched)
+            self.batch.tick_offsets.setdefault(partition, [])
+            issues = self.batch.tick_issues.setdefault(partition, [])
+            if issue_id not in issues:
+                issues.append(issue_id)
+            self._apply(partition, state, decision, event_key(tick))
+            self.metrics.timer_lag.observe(max(0.0, (self.clock.now() - due).total_seconds()))
+        if partition in self.batch.tick_offsets:
+            self.batch.tick_offsets[partition].append(offset)
 
-    def _resend(self, issue_ids: list[str]) -> None:
+    def _resend_ticks(self, issue_ids: Sequence[str]) -> None:
         for issue_id in issue_ids:
-            state = self.store.get(issue_id)
-            if state is not None and state.last_trigger.startswith("deadline:"):
-                self._send(state.last_emitted)
+            if issue_id in self.batch.resent:
+                continue
+            try:
+                stored = self.store.load(issue_id)
+            except Quarantined:
+                continue
+            if stored is None:
+                continue
+            self.batch.resent.add(issue_id)
+            if stored.outbox:
+                self._send(stored.outbox)
+            elif stored.state.last_trigger.startswith("deadline:"):
+                self._send(stored.state.last_emitted)
 
-    def _open_states(self, partition: int) -> list[IssueState]:
-        return [s for s in self.store.on_partition(partition) if s.status != "closed"]
+    def _rebuild(self, partitions: set[int]) -> None:
+        """One scan of the store for every partition whose index is missing."""
+        found = self.store.scan(partitions)
+        staged = {i: (p, s) for i, (p, s) in self.batch.states.items() if p in partitions}
+        if staged:  # this batch's states are not in the store yet: theirs are the latest
+            for p in found:
+                found[p] = [s for s in found[p] if s.issue_id not in staged]
+            for p, s in staged.values():
+                found[p].append(s)
+        for p, states in found.items():
+            open_states = [s for s in states if s.status != "closed"]
+            count = self.index.rebuild(p, open_states)
+            self.metrics.open_set(p, Counter(s.level for s in open_states if s.status == "open"))
+            log.info("deadline index rebuilt", partition=p, deadlines=count,
+                     open_issues=len(open_states))
 
     def on_assigned(self, partitions: set[int]) -> None:
         """After a rebalance. The table may still be recovering here, so nothing is read now:
-        each partition's index and open-issue counts are rebuilt from the table on its first
-        tick, which the stream delivers only after recovery."""
+        the indexes and open-issue counts are rebuilt from the table on the first tick, which
+        the stream delivers only after recovery (one scan for all the new partitions)."""
+        self.assigned = set(partitions)
         for p in self.index.partitions():
             self.index.drop(p)
         self.metrics.open_keep(partitions)
 
     # --- applying a decision ----------------------------------------------------------------
 
-    def _apply(self, partition: int, before: Any, decision: Decision, now: datetime) -> None:
+    def _apply(self, partition: int, before: Any, decision: Decision, key: str) -> None:
         state = decision.state
-        changed = state is not None and state is not before
-        if changed:
-            self.store.put(partition, state)  # type: ignore[arg-type]  # changed: not None
+        assert state is not None
+        issue_id = state.issue_id
+        if state is not before:
+            self.batch.states[issue_id] = (partition, state)
+            self.batch.triggers.setdefault(issue_id, []).append(key)
+            self.batch.emitted.setdefault(issue_id, []).extend(decision.emit)  # type: ignore[arg-type]  # the core emits only OutboundEvent members
         self._send(decision.emit)
-        if decision.result == "duplicate":
-            return
         self.metrics.apply(decision.counts)
-        if state is not None:
-            self.metrics.open_moved(
-                partition,
-                before.level if before is not None and before.status == "open" else None,
-                state.level if state.status == "open" else None,
-            )
-            if state.version != getattr(before, "version", None):
-                self.index.arm(partition, state)
-            for warning in decision.warnings:
-                log.warning("calendar data exhausted", issue_id=state.issue_id, detail=warning)
-            if decision.result == "unfit":
-                log.info("event did not fit", issue_id=state.issue_id, reason=decision.reason)
+        self.metrics.open_moved(
+            partition,
+            before.level if before is not None and before.status == "open" else None,
+            state.level if state.status == "open" else None,
+        )
+        if state.version != getattr(before, "version", None):
+            self.index.arm(partition, state)
+        for warning in decision.warnings:
+            log.warning("calendar data exhausted", issue_id=issue_id, detail=warning)
+        if decision.result == "unfit":
+            log.info("event did not fit", issue_id=issue_id, reason=decision.reason)
 
     def _send(self, events: Sequence[Any]) -> None:
+        out = self.batch.outputs
         for e in events:
             body = e.model_dump_json().encode()
             key = e.subject.encode()
-            self.sink.send(self.topics.lifecycle, key, body)
+            out.append(Record(self.topics.lifecycle, key, body))
             if isinstance(e, IssueClosed):
-                self.sink.send(self.topics.closed, key, body)
+                out.append(Record(self.topics.closed, key, body))

@@ -20,6 +20,12 @@
 | WHISTLE_PINNING | entry | ``entry`` or ``follow`` (see the README: rules changes) |
 | WHISTLE_RULES_WATCH_SECONDS | 2 | how often the rule files are checked for changes |
 | WHISTLE_BROKER_QUIRKS | (empty) | ``tansu``: a configured broker is Tansu, apply its adapter |
+| WHISTLE_BATCH_MAX | 500 | most messages decided in one batch |
+| WHISTLE_BATCH_WITHIN | 0.05 | seconds a batch waits to fill before it is processed |
+| WHISTLE_DELIVERY_ATTEMPTS | 5 | sends of a batch's records before the worker stops |
+
+Invalid values (an unknown ``WHISTLE_PINNING``, a number that does not parse, a batch of 0) are
+a startup error (``SettingsError``), never a silent default.
 
 The embedded broker always gets the Tansu adapter.
 """
@@ -32,7 +38,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.agents.topics import Topics
+
 SAMPLE_RULES = Path(__file__).resolve().parent.parent / "sample" / "xishan"
+
+
+PINNING = ("entry", "follow")
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the worker does not start."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,35 @@ class Settings:
     broker_quirks: str = ""
     pinning: str = "entry"
     rules_watch_seconds: float = 2.0
+    batch_max: int = 500
+    batch_within: float = 0.05
+    delivery_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.pinning not in PINNING:
+            problems.append(f"WHISTLE_PINNING must be one of {', '.join(PINNING)} "
+                            f"(got {self.pinning!r})")
+        if self.security_protocol not in PROTOCOLS:
+            problems.append(f"WHISTLE_SECURITY_PROTOCOL must be one of {', '.join(PROTOCOLS)} "
+                            f"(got {self.security_protocol!r})")
+        for name in ("partitions", "replication_factor", "batch_max", "delivery_attempts"):
+            if getattr(self, name) < 1:
+                problems.append(f"WHISTLE_{name.upper()} must be at least 1")
+        for name in ("tick_seconds", "session_timeout", "batch_within", "rules_watch_seconds"):
+            if not getattr(self, name) > 0:
+                problems.append(f"WHISTLE_{name.upper()} must be more than 0")
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.with_prefix(self.topic_prefix)
+
+    @property
+    def changelog(self) -> str:
+        """The issues table's changelog topic (faust's name: ``<app id>-<table>-changelog``)."""
+        return f"{self.app_id}-issues-changelog"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -76,11 +121,16 @@ class Settings:
             ("sasl_username", str), ("sasl_password", str), ("tls_cafile", str),
             ("tls_certfile", str), ("tls_keyfile", str), ("tick_seconds", float),
             ("session_timeout", float), ("data_dir", Path), ("broker_quirks", str),
-            ("pinning", str), ("rules_watch_seconds", float),
+            ("pinning", str), ("rules_watch_seconds", float), ("batch_max", int),
+            ("batch_within", float), ("delivery_attempts", int),
         ):
             value = get(name.upper())
             if value is not None:
-                kw[name] = conv(value)
+                try:
+                    kw[name] = conv(value)
+                except ValueError:
+                    raise SettingsError(f"WHISTLE_{name.upper()}: {value!r} is not a valid "
+                                        f"{conv.__name__}") from None
         return cls(**kw)
 
     def override(self, **changes: Any) -> Settings:

@@ -1,70 +1,136 @@
-"""Issue states in the Faust table: encoded as JSON bytes, decoded once and cached.
+"""Issue states in the table's local store, read through a decode cache; versioned bytes.
 
-The table value carries the partition the issue lives on, so the deadline index of a partition
-can be rebuilt from the table alone after an assignment. Decoding a state costs tens of
-microseconds, so the last decoded state is cached beside the bytes it came from; the cache is
-only trusted while the table still holds those very bytes (after a recovery it holds new ones).
+The values are ``engine.agents.codec`` bytes (a format version, the partition, the state, and
+the batch's outbox when one is needed). This class reads and writes the *local store* only (a
+mapping): the shell sends the changelog records of a batch itself and waits for their delivery
+(see ``processor.Batch`` and ``app``), so nothing here depends on faust's producer buffer.
+
+Decoding a state costs tens of microseconds, so the last decoded value is cached beside the
+bytes it came from; the cache is only trusted while the store still holds those very bytes
+(after a recovery it holds new ones).
+
+A value that no upcaster can read is *quarantined*: it stays in the store and the changelog
+untouched (for an operator, or a later version, to read), the issue's events are rejected with
+reason ``state_quarantined``, and the rest of the partition goes on.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
-
+from engine.agents.codec import Stored, UndecodableState, decode, encode
 from engine.domain.state import IssueState
 
-TICK_MARK = b"\x00tick:"  # table keys of the per-partition record of the last tick's issues
+TICK_MARK = b"\x00tick:"  # keys of the per-partition record of the last ticks' issues
+TICK_FORMAT_VERSION = 1
 
 
-class Stored(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Quarantined(Exception):
+    def __init__(self, issue_id: str, reason: str) -> None:
+        super().__init__(f"{issue_id}: {reason}")
+        self.issue_id = issue_id
+        self.reason = reason
 
-    p: int
-    s: IssueState
+
+@dataclass(frozen=True)
+class TickRecord:
+    """Which tick offsets of a partition the last batch with firing ticks applied, and the
+    issues they changed: a redelivered tick among ``offsets`` re-sends those issues' events."""
+
+    offsets: tuple[int, ...]
+    issues: tuple[str, ...]
+
+    def encode(self) -> bytes:
+        return json.dumps({"v": TICK_FORMAT_VERSION, "offsets": list(self.offsets),
+                           "issues": list(self.issues)}).encode()
+
+    @staticmethod
+    def decode(raw: bytes) -> TickRecord | None:
+        """v1 ``{"v": 1, "offsets": [..], "issues": [..]}``; v0 (unversioned)
+        ``{"offset": n, "issues": [..]}``. Anything else: None (no re-send is possible)."""
+        try:
+            data = json.loads(raw)
+            if "v" not in data:  # v0: one tick per record
+                return TickRecord((int(data["offset"]),), tuple(map(str, data["issues"])))
+            if data["v"] == 1:
+                return TickRecord(tuple(map(int, data["offsets"])),
+                                  tuple(map(str, data["issues"])))
+        except (ValueError, TypeError, KeyError):
+            pass
+        return None
+
+
+def tick_key(partition: int) -> bytes:
+    return TICK_MARK + str(partition).encode()
 
 
 class IssueStore:
-    def __init__(self, table: MutableMapping[bytes, bytes]) -> None:
+    def __init__(self, table: MutableMapping[bytes, bytes],
+                 on_quarantine: Callable[[str, str], None] | None = None) -> None:
         self.table = table
-        self._cache: dict[str, tuple[bytes, IssueState]] = {}
+        self.on_quarantine = on_quarantine
+        self._cache: dict[str, tuple[bytes, Stored]] = {}
+        self._quarantined: dict[str, bytes] = {}
 
-    def get(self, issue_id: str) -> IssueState | None:
+    def load(self, issue_id: str) -> Stored | None:
+        """The stored value of an issue; raises ``Quarantined`` when it cannot be decoded."""
         raw = self.table.get(issue_id.encode())
         if raw is None:
             return None
         cached = self._cache.get(issue_id)
         if cached is not None and cached[0] is raw:
             return cached[1]
-        state = Stored.model_validate_json(raw).s
-        self._cache[issue_id] = (raw, state)
-        return state
+        stored = self._decode(issue_id, raw)
+        if stored is None:
+            raise Quarantined(issue_id, "stored state cannot be decoded")
+        self._cache[issue_id] = (raw, stored)
+        return stored
 
-    def put(self, partition: int, state: IssueState) -> None:
-        raw = Stored(p=partition, s=state).model_dump_json().encode()
-        self.table[state.issue_id.encode()] = raw
-        self._cache[state.issue_id] = (raw, state)
+    def get(self, issue_id: str) -> IssueState | None:
+        stored = self.load(issue_id)
+        return None if stored is None else stored.state
 
-    def on_partition(self, partition: int) -> Iterator[IssueState]:
-        """Every issue state stored for ``partition`` (a full scan: after assignments only)."""
+    def write(self, stored: Stored) -> tuple[bytes, bytes]:
+        """Write to the local store; returns the (key, value) its changelog record must carry."""
+        key = stored.state.issue_id.encode()
+        raw = encode(stored)
+        self.table[key] = raw
+        self._cache[stored.state.issue_id] = (raw, stored)
+        return key, raw
+
+    def scan(self, partitions: Iterable[int]) -> dict[int, list[IssueState]]:
+        """Every issue state stored for ``partitions``, in one pass over the store (after
+        assignments only). Undecodable values are quarantined and skipped."""
+        wanted = set(partitions)
+        found: dict[int, list[IssueState]] = {p: [] for p in wanted}
         for key, raw in list(self.table.items()):
             if key.startswith(TICK_MARK) or raw is None:
                 continue
-            stored = Stored.model_validate_json(raw)
-            if stored.p == partition:
-                self._cache[stored.s.issue_id] = (raw, stored.s)
-                yield stored.s
+            issue_id = key.decode(errors="replace")
+            stored = self._decode(issue_id, raw)
+            if stored is None or stored.partition not in wanted:
+                continue
+            self._cache[issue_id] = (raw, stored)
+            found[stored.partition].append(stored.state)
+        return found
 
-    def tick_record(self, partition: int) -> tuple[int, list[str]] | None:
-        raw = self.table.get(TICK_MARK + str(partition).encode())
-        if raw is None:
+    def _decode(self, issue_id: str, raw: bytes) -> Stored | None:
+        try:
+            return decode(raw)
+        except UndecodableState as e:
+            if self._quarantined.get(issue_id) is not raw:  # report each value once
+                self._quarantined[issue_id] = raw
+                if self.on_quarantine is not None:
+                    self.on_quarantine(issue_id, e.reason)
             return None
-        data = json.loads(raw)
-        return int(data["offset"]), list(data["issues"])
 
-    def set_tick_record(self, partition: int, offset: int, issues: list[str]) -> None:
-        self.table[TICK_MARK + str(partition).encode()] = json.dumps(
-            {"offset": offset, "issues": issues}
-        ).encode()
+    def tick_record(self, partition: int) -> TickRecord | None:
+        raw = self.table.get(tick_key(partition))
+        return None if raw is None else TickRecord.decode(raw)
 
+    def write_tick_record(self, partition: int, record: TickRecord) -> tuple[bytes, bytes]:
+        key, raw = tick_key(partition), record.encode()
+        self.table[key] = raw
+        return key, raw

@@ -9,11 +9,27 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 log = structlog.get_logger("whistle.topics")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The engine's topic names (with the deployment's prefix): built once, from ``Settings``."""
+
+    events: str = "issues.events"
+    lifecycle: str = "issues.lifecycle"
+    closed: str = "issues.closed"
+    rejected: str = "issues.rejected"
+    ticks: str = "whistle.ticks"
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        return cls(**{k: f"{prefix}{v}" for k, v in cls().__dict__.items()})
 
 
 def ensure_topics(

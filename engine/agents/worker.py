@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -55,16 +53,21 @@ def run(settings: Settings, demo: bool = False, loglevel: str = "info") -> int:
 def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str) -> int:
     import faust
 
+    from engine.agents import faults
     from engine.agents.app import build_engine
     from engine.agents.topics import ensure_topics
 
-    clock: Clock = SystemClock()
-    demo_runner = None
+    demo_clock = None
     if demo:
-        from engine.agents.demo import demo_clock
+        from engine.agents.demo import demo_clock as make_demo_clock
 
-        clock = demo_clock(DEMO_SPEED)
-    engine = build_engine(settings, rules, clock=clock, crash_after_write=_crash_hook())
+        demo_clock = make_demo_clock(DEMO_SPEED)
+    clock: Clock = demo_clock or SystemClock()
+    demo_runner = None
+
+    faults.install_send_delay()
+    engine = build_engine(settings, rules, clock=clock,
+                          crash_after_write=faults.crash_after_write())
     ensure_topics(settings.kafka_python_config(), engine.all_topics(), settings.partitions,
                   settings.replication_factor, compacted=[engine.changelog])
     where = "embedded broker" if settings.embedded else "broker"
@@ -75,8 +78,8 @@ def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str) -> int:
     if demo:
         from engine.agents.demo import Demo
 
-        assert not isinstance(clock, SystemClock)
-        demo_runner = Demo(settings.kafka_python_config(), engine.topics, rules, clock,
+        assert demo_clock is not None
+        demo_runner = Demo(settings.kafka_python_config(), engine.topics, rules, demo_clock,
                            sys.stdout,
                            metrics_url=f"http://{settings.web_host}:{settings.web_port}/metrics")
         print(f"whistle: demo traffic on a clock {DEMO_SPEED:.0f}x faster than real time; "
@@ -92,12 +95,3 @@ def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str) -> int:
         if demo_runner is not None:
             demo_runner.stop()
     return 0
-
-
-def _crash_hook() -> Callable[[str], bool] | None:
-    """Test-only fault injection: WHISTLE_TEST_CRASH_AFTER_WRITE=ISSUE_ID makes the worker
-    exit right after writing that issue's state and before sending its events."""
-    target = os.environ.get("WHISTLE_TEST_CRASH_AFTER_WRITE")
-    if not target:
-        return None
-    return lambda issue_id: issue_id == target

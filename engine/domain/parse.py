@@ -46,6 +46,7 @@ RejectionReason = Literal[
     "subject_key_mismatch",
     "unknown_grid",
     "unknown_issue",
+    "state_quarantined",  # the engine cannot decode the issue's stored state (see the shell)
 ]
 REJECTION_REASONS: tuple[str, ...] = get_args(RejectionReason)
 

@@ -40,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from engine.agents.processor import Topics
     from engine.agents.settings import Settings
     from engine.report.csvout import render_csv
     from engine.report.figures import assess
@@ -57,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.events is not None:
         closures = read_jsonl(args.events)
     elif settings.broker is not None:
-        topic = Topics.with_prefix(settings.topic_prefix).closed
+        topic = settings.topics.closed
         closures = read_broker(settings.kafka_python_config(), topic, args.idle_seconds)
     else:
         raise ReportInputError("no events: --events FILE.jsonl, or --broker URL (WHISTLE_BROKER)")

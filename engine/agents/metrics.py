@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
@@ -86,12 +87,14 @@ class Metrics:
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
         self._open: dict[int, Counter[str]] = {}
+        self._children: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
         for reason in REJECTION_REASONS:
             self.rejected.labels(reason=reason)
         for result in ("success", "failure"):
             self.rules_reloads.labels(result=result)
+        self._open_gauge: dict[str, Any] = {lv: self.open_issues.labels(level=lv) for lv in LEVELS}
         for level in LEVELS:
-            self.open_issues.labels(level=level).set(0)
+            self._open_gauge[level].set(0)
 
     def init_series(self, registry: OrgRegistry, categories: Iterable[str] = ()) -> None:
         """Create every bounded label combination at 0 before anything happens.
@@ -129,16 +132,23 @@ class Metrics:
                             from_level=level, to_level=to_level, reason=reason, street=street)
 
     def apply(self, counts: Iterable[Count]) -> None:
+        children = self._children
         for c in counts:
-            family = self.families[c.family]
-            metric = family.labels(**dict(c.labels)) if c.labels else family
-            if isinstance(metric, Histogram):
-                metric.observe(c.value)
-            else:
-                metric.inc(c.value)
+            key = (c.family, c.labels)
+            child = children.get(key)
+            if child is None:  # prometheus_client's labels() costs ~10 us: look up once
+                family = self.families[c.family]
+                child = family.labels(**dict(c.labels)) if c.labels else family
+                child = children[key] = (child.observe if isinstance(child, Histogram)
+                                         else child.inc)
+            child(c.value)
 
     def event(self, type_: str, result: str) -> None:
-        self.events.labels(type=type_, result=result).inc()
+        key = ("events", (("type", type_), ("result", result)))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.events.labels(type=type_, result=result).inc
+        child(1.0)
 
     def reject(self, reason: str, type_: str = "unknown") -> None:
         """``type_``: the event's type when parsing got that far (bounded: known types only)."""
@@ -158,9 +168,10 @@ class Metrics:
         levels = self._open.setdefault(partition, Counter())
         if before is not None:
             levels[before] -= 1
+            self._open_gauge[before].dec()
         if after is not None:
             levels[after] += 1
-        self._publish()
+            self._open_gauge[after].inc()
 
     def open_set(self, partition: int, levels: Counter[str]) -> None:
         """The open issues of ``partition`` by level, counted from the table."""

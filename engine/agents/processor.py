@@ -311,7 +311,7 @@ class IssueProcessor:
         for warning in decision.warnings:
             log.warning("calendar data exhausted", issue_id=issue_id, detail=warning)
         if decision.result == "unfit":
-            log.info("event did not fit", issue_id=issue_id, reason=decision.reason)
+            log.debug("event did not fit", issue_id=issue_id, reason=decision.reason)
 
     def _send(self, events: Sequence[Any]) -> None:
         out = self.batch.outputs

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,8 +20,9 @@ from typing import Any
 
 import faust
 import structlog
-from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from engine.agents import sensors
 from engine.agents.clock import Clock, SystemClock
 from engine.agents.delivery import Delivery
 from engine.agents.index import DeadlineIndex
@@ -127,9 +129,19 @@ def build_engine(
 
     @app.agent(source)
     async def issues(stream: Any) -> None:
-        # noack_take: nothing is acked until this loop says so, i.e. until every record the
-        # batch caused is delivered; faust commits acked offsets only.
+        # noack_take: nothing is acked until a batch's records are all delivered; faust commits
+        # acked offsets only. One batch is delivered while the next is decided (the CPU work
+        # overlaps the broker's round trip), but a batch's records are sent only once the batch
+        # before is delivered, so the changelog keeps every issue's writes in order.
+        pending: asyncio.Future[None] | None = None
+
+        async def deliver_then_ack(records: list[Record], events: list[Any]) -> None:
+            await delivery.deliver(records)
+            for event in events:
+                await stream.ack(event)
+
         async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within):
+            t0 = time.monotonic()
             for event in batch:
                 m = event.message
                 if m.topic == topics.ticks:
@@ -143,11 +155,12 @@ def build_engine(
                     )
             records = processor.finish()
             metrics.batch_size.observe(len(batch))
+            metrics.batch_processing.observe(time.monotonic() - t0)
+            if pending is not None:
+                await pending
             if crash_after_write is not None:
                 await crash_if_asked(records)
-            await delivery.deliver(records)
-            for event in batch:
-                await stream.ack(event)
+            pending = asyncio.ensure_future(deliver_then_ack(records, batch))
 
     async def crash_if_asked(records: list[Record]) -> None:
         assert crash_after_write is not None
@@ -170,8 +183,12 @@ def build_engine(
         tps = args[0] if args else kwargs.get("assigned", ())
         processor.on_assigned({tp.partition for tp in tps if tp.topic == topics.events})
 
-    setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry,
-                             name_prefix="faust")
+    sensors.install(app, metrics.registry)
+
+    @app.page("/metrics")
+    async def prometheus(self: Any, request: Any) -> Any:
+        return self.bytes(generate_latest(metrics.registry),
+                          headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def ready() -> bool:
         tables: Any = app.tables

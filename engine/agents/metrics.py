@@ -81,6 +81,9 @@ class Metrics:
         self.batch_size = Histogram(
             "whistle_batch_messages", "Messages decided per batch.",
             buckets=(1, 5, 10, 50, 100, 250, 500, 1000), registry=r)
+        self.batch_processing = Histogram(
+            "whistle_batch_processing_seconds", "Deciding a batch and encoding its records.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
         self.batch_seconds = Histogram(
             "whistle_batch_delivery_seconds", "From a batch's first send to its last delivery.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)

@@ -304,10 +304,16 @@ def build() -> dash.Dashboard:
               "{{topic}}"),
         span=12))
     d = panel(d, series(
-        "Processing time p99 (Faust)", "Faust's event runtime, 99th percentile per worker.",
+        "Batch time p99",
+        "Per worker, 99th percentile: deciding a batch, and delivering its records (the batch "
+        "is committed only after delivery; see README, Delivery).",
         query("histogram_quantile(0.99, sum by (instance, le) "
-              "(rate(faust_events_runtime_ms_bucket[$__rate_interval])))", "{{instance}}"),
-        unit="ms", span=12))
+              "(rate(whistle_batch_processing_seconds_bucket[$__rate_interval])))",
+              "decide {{instance}}"),
+        query("histogram_quantile(0.99, sum by (instance, le) "
+              "(rate(whistle_batch_delivery_seconds_bucket[$__rate_interval])))",
+              "deliver {{instance}}"),
+        unit="s", span=12))
     return d
 
 

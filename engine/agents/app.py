@@ -116,8 +116,11 @@ def build_engine(
 
     # The local store is read and written directly: the changelog records are the shell's own
     # (``IssueProcessor.finish``), sent and awaited below, not faust's buffered table writes.
-    local: Any = table.data.data  # type: ignore[attr-defined] # the memory store's dict (recovery writes into the same one)
-    store = IssueStore(local)
+    # The memory store's dict (recovery writes into the same one) and its key -> partition
+    # record (faust drops the keys of revoked partitions by it after a rebalance).
+    memory: Any = table.data
+    local: Any = memory.data
+    store = IssueStore(local, key_partition=memory._key_partition)
     processor = IssueProcessor(rules=holder.current, store=store, metrics=metrics, clock=clock,
                                index=DeadlineIndex(), topics=topics, changelog=changelog,
                                follow_rule_changes=settings.pinning == "follow")

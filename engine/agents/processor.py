@@ -285,6 +285,7 @@ class IssueProcessor:
         the indexes and open-issue counts are rebuilt from the table on the first tick, which
         the stream delivers only after recovery (one scan for all the new partitions)."""
         self.assigned = set(partitions)
+        self.store.forget()
         for p in self.index.partitions():
             self.index.drop(p)
         self.metrics.open_keep(partitions)

@@ -68,9 +68,13 @@ def tick_key(partition: int) -> bytes:
 
 class IssueStore:
     def __init__(self, table: MutableMapping[bytes, bytes],
-                 on_quarantine: Callable[[str, str], None] | None = None) -> None:
+                 on_quarantine: Callable[[str, str], None] | None = None,
+                 key_partition: MutableMapping[bytes, int] | None = None) -> None:
+        """``key_partition``: faust's memory store's record of which partition each key is in,
+        by which it drops the keys of revoked partitions after a rebalance."""
         self.table = table
         self.on_quarantine = on_quarantine
+        self.key_partition = key_partition if key_partition is not None else {}
         self._cache: dict[str, tuple[bytes, Stored]] = {}
         self._quarantined: dict[str, bytes] = {}
 
@@ -88,6 +92,10 @@ class IssueStore:
         self._cache[issue_id] = (raw, stored)
         return stored
 
+    def forget(self) -> None:
+        """Drop the decode cache (after a rebalance: keys of revoked partitions are gone)."""
+        self._cache.clear()
+
     def get(self, issue_id: str) -> IssueState | None:
         stored = self.load(issue_id)
         return None if stored is None else stored.state
@@ -97,6 +105,7 @@ class IssueStore:
         key = stored.state.issue_id.encode()
         raw = encode(stored)
         self.table[key] = raw
+        self.key_partition[key] = stored.partition
         self._cache[stored.state.issue_id] = (raw, stored)
         return key, raw
 
@@ -133,4 +142,5 @@ class IssueStore:
     def write_tick_record(self, partition: int, record: TickRecord) -> tuple[bytes, bytes]:
         key, raw = tick_key(partition), record.encode()
         self.table[key] = raw
+        self.key_partition[key] = partition
         return key, raw

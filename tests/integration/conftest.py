@@ -192,3 +192,18 @@ def lane(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Lane]:
     lane = Lane(broker, tmp_path)
     yield lane
     lane.close()
+
+
+@pytest.fixture
+def busy_cpus() -> Iterator[int]:
+    """Every core kept busy for the test's duration: one spinning process per CPU (at least 2),
+    so that the engine's timers, heartbeats and flushes compete for the CPU as on a loaded host."""
+    n = max(2, os.cpu_count() or 1)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield n
+    finally:
+        for p in spinners:
+            p.kill()
+        for p in spinners:
+            p.wait(timeout=10)

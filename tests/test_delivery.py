@@ -74,3 +74,20 @@ def test_a_delivered_batch_counts_no_failure() -> None:
     deliver(broker, metrics)
     assert broker.delivered == RECORDS
     assert metrics.registry.get_sample_value("whistle_delivery_failures_total") == 0
+
+
+def test_states_are_on_the_broker_before_any_event_is_sent() -> None:
+    log: list[str] = []
+
+    async def send(r: Record) -> Any:
+        log.append(f"send {r.topic}")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.01, lambda: (log.append(f"acked {r.topic}"),
+                                                             fut.set_result(None)))
+        return fut
+
+    records = [Record("issues.lifecycle", b"A", b"e1"), Record("cl", b"A", b"s", 0),
+               Record("issues.closed", b"A", b"e2"), Record("cl", b"\x00tick:0", b"t", 0)]
+    asyncio.run(Delivery(send, Metrics(), fatal=fatal, sleep=no_sleep).deliver(records))
+    first_event = log.index("send issues.lifecycle")
+    assert log[:first_event] == ["send cl", "send cl", "acked cl", "acked cl"]

@@ -286,3 +286,61 @@ def test_an_issue_raised_in_the_batch_that_rebuilds_the_index_keeps_its_deadline
     proc.on_tick(0, offset=2, now=T0 + 31 * M)
     fired = [json.loads(r.value)["type"] for r in proc.finish() if r.topic != CHANGELOG]
     assert "issue.escalated" in fired
+
+
+def test_two_crashes_in_a_row_still_resend_everything_the_first_batch_produced() -> None:
+    """Crash 1: [RAISE, ACK] landed as state only. Crash 2: the redelivery [RAISE, ACK, WHISTLE]
+    re-sent the first batch's events and changed the issue, and again only its state landed.
+    A third run must still send the first batch's events: they were never delivered."""
+    first = batch(processor({}, FakeSink(), batched=True), [RAISE, ACK])
+    store1 = {r.key: r.value for r in first if r.topic == CHANGELOG}
+    second = batch(processor(dict(store1), FakeSink(), batched=True), [RAISE, ACK, WHISTLE])
+    store2 = {**store1, **{r.key: r.value for r in second if r.topic == CHANGELOG}}
+    third = batch(processor(dict(store2), FakeSink(), batched=True), [RAISE, ACK, WHISTLE])
+    assert set(outputs(first)) <= set(outputs(third))
+    assert set(outputs(second)) <= set(outputs(third))
+
+
+def test_two_crashes_in_a_row_on_a_tick_still_resend_the_ticks_events() -> None:
+    raised = batch(processor({}, FakeSink(), batched=True), [RAISE], now=T0)
+    store0 = {r.key: r.value for r in raised if r.topic == CHANGELOG}
+    proc = processor(dict(store0), FakeSink(), batched=True)
+    proc.on_assigned({0})
+    proc.on_tick(0, offset=7, now=T0 + 31 * M)
+    fired = proc.finish()
+    store1 = {**store0, **{r.key: r.value for r in fired if r.topic == CHANGELOG}}
+    # redelivered: the tick again, then a fact for the same issue in the same batch
+    proc2 = processor(dict(store1), FakeSink(), batched=True)
+    proc2.on_assigned({0})
+    proc2.on_tick(0, offset=7, now=T0 + 31 * M)
+    proc2.on_event(msg(cloud("acknowledged", "A", T0 + 32 * M, 5, unit="jinan"), offset=1),
+                   T0 + 32 * M)
+    again = proc2.finish()
+    store2 = {**store1, **{r.key: r.value for r in again if r.topic == CHANGELOG}}
+    proc3 = processor(dict(store2), FakeSink(), batched=True)
+    proc3.on_assigned({0})
+    proc3.on_tick(0, offset=7, now=T0 + 31 * M)
+    proc3.on_event(msg(cloud("acknowledged", "A", T0 + 32 * M, 5, unit="jinan"), offset=1),
+                   T0 + 32 * M)
+    third = proc3.finish()
+    assert set(outputs(fired)) and set(outputs(fired)) <= set(outputs(third))
+
+
+def test_unkeyed_records_and_reserved_subjects_are_rejected() -> None:
+    proc, sink, table, _ = make()
+    proc.on_event(msg(RAISE, key=None), T0)
+    reserved = cloud("raised", "\x00tick:0", T0, 8, grid="jinan-g1", category="noise", title="t")
+    proc.on_event(msg(reserved, key="\x00tick:0".encode()), T0)
+    assert [r["reason"] for r in sink.on("issues.rejected")] == [
+        "subject_key_mismatch", "invalid_data"]
+    assert table == {}
+
+
+def test_a_huge_rejected_value_is_cut_and_points_to_the_original() -> None:
+    proc, sink, _, _ = make()
+    proc.max_bytes = 10 * 1024 * 1024
+    huge = b"\x01" * (1024 * 1024)  # JSON-escaped it would be 6 MB: more than a record may be
+    proc.on_event(msg(huge, offset=42), T0)
+    (rejected,) = sink.on("issues.rejected")
+    assert len(json.dumps(rejected)) < 1_000_000
+    assert rejected["offset"] == 42 and "of 1048576 bytes, sha256 " in rejected["detail"]

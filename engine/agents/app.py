@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from engine.agents import sensors
 from engine.agents.clock import Clock, SystemClock
-from engine.agents.delivery import Delivery
+from engine.agents.delivery import Delivery, stop_worker
 from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
 from engine.agents.processor import IssueProcessor, Message, Record
@@ -98,6 +98,10 @@ def build_engine(
         web_host=settings.web_host,
         datadir=str(settings.data_dir / settings.app_id),
         producer_linger=0.01,
+        # aiokafka fails a record not delivered within this (faust's default is 20 minutes):
+        # a broker outage then shows as whistle_delivery_failures_total and, after the
+        # retries, stops the worker instead of holding its partitions with nothing moving.
+        producer_request_timeout=max(10.0, settings.session_timeout),
         # An issue state is a few KB: faust's 16 KB default holds three, and a full batch makes
         # the producer's send wait for the broker (see tests/integration/test_durability.py).
         producer_max_batch_size=1024 * 1024,
@@ -143,7 +147,13 @@ def build_engine(
             for event in events:
                 await stream.ack(event)
 
-        async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within):
+        def owned(records: list[Record]) -> bool:
+            mine = {tp.partition for tp in app.assignor.assigned_actives()
+                    if tp.topic == topics.events}
+            return all(r.partition in mine for r in records if r.partition is not None)
+
+        async def one_batch(batch: list[Any], pending: asyncio.Future[None] | None
+                            ) -> asyncio.Future[None]:
             t0 = time.monotonic()
             for event in batch:
                 m = event.message
@@ -161,9 +171,20 @@ def build_engine(
             metrics.batch_processing.observe(time.monotonic() - t0)
             if pending is not None:
                 await pending
+            if not owned(records):  # dropped from the group while the batch before hung
+                stop_worker("partitions of a pending batch were reassigned; its records are "
+                            "not sent (the new owner decides its messages again)")
             if crash_after_write is not None:
                 await crash_if_asked(records)
-            pending = asyncio.ensure_future(deliver_then_ack(records, batch))
+            return asyncio.ensure_future(deliver_then_ack(records, batch))
+
+        async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within):
+            try:
+                pending = await one_batch(batch, pending)
+            except Exception as e:  # a staged, unsent batch must not be skipped
+                log.exception("batch failed")
+                stop_worker(f"a batch failed before its records were delivered ({e!r}); its "
+                            "offsets are not committed")
 
     async def crash_if_asked(records: list[Record]) -> None:
         assert crash_after_write is not None

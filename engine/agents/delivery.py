@@ -1,4 +1,4 @@
-"""Deliver a batch's records and wait until the broker has every one of them.
+"""Deliver a batch's records and wait until the broker has every one of them: states, then events.
 
 ``send`` hands one record to the Kafka producer and returns its delivery future (aiokafka's
 ``send`` appends to the producer's batch and returns at once; the future resolves when the
@@ -54,13 +54,25 @@ class Delivery:
         self.sleep = sleep
 
     async def deliver(self, records: Sequence[Record]) -> None:
+        """States first (the changelog and tick records, ``partition`` set), then the events:
+        an event is never on the broker without the state that produced it, so after a crash
+        a redelivered message is a duplicate whose events are re-sent verbatim, never decided
+        a second time (which, with other rules or another order of ticks, could differ)."""
+        states = [r for r in records if r.partition is not None]
+        events = [r for r in records if r.partition is None]
+        t0 = time.monotonic()
+        await self._deliver(states)
+        await self._deliver(events)
+        if records:
+            self.metrics.batch_seconds.observe(time.monotonic() - t0)
+
+    async def _deliver(self, records: Sequence[Record]) -> None:
         if not records:
             return
+        error = None
         for attempt in range(1, self.attempts + 1):
-            t0 = time.monotonic()
             error = await self._once(records)
             if error is None:
-                self.metrics.batch_seconds.observe(time.monotonic() - t0)
                 return
             self.metrics.delivery_failures.inc()
             log.error("batch delivery failed", attempt=attempt, attempts=self.attempts,

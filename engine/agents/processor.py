@@ -25,6 +25,7 @@ so the core cannot recognise it by itself).
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,14 @@ from engine.agents.topics import Topics
 from engine.domain.decide import decide, event_key
 from engine.domain.decision import Decision
 from engine.domain.events import DeadlineReached, IssueClosed, OutboundEvent
-from engine.domain.parse import Accepted, Rejected, RejectedRecord, RejectionReason, parse
+from engine.domain.parse import (
+    MAX_DETAIL,
+    Accepted,
+    Rejected,
+    RejectedRecord,
+    RejectionReason,
+    parse,
+)
 from engine.domain.ruleset import Ruleset
 from engine.domain.state import IssueState
 
@@ -57,6 +65,8 @@ DECISION_REJECTIONS: dict[str, tuple[RejectionReason, str]] = {
     "unknown_issue": ("unknown_issue",
                       "a fact for an issue that was never raised (no issue.raised seen)"),
 }
+RESERVED = "\x00"  # store keys of the engine's own records (tick records) start with it
+MAX_REJECTED_VALUE = 128 * 1024  # bytes of an original value copied into issues.rejected
 QUARANTINED = "the issue's stored state cannot be decoded by this version; it is kept as is"
 
 
@@ -87,8 +97,12 @@ class Batch:
     emitted: dict[str, list[OutboundEvent]] = field(default_factory=dict)
     outputs: list[Record] = field(default_factory=list)
     resent: set[str] = field(default_factory=set)
+    # what this batch re-sent for an issue (and the keys those events answer): if the batch
+    # also changes the issue, they stay in its outbox, or a second crash would lose them
+    carried: dict[str, tuple[list[OutboundEvent], list[str]]] = field(default_factory=dict)
     tick_offsets: dict[int, list[int]] = field(default_factory=dict)
     tick_issues: dict[int, list[str]] = field(default_factory=dict)
+    tick_carried: dict[int, TickRecord] = field(default_factory=dict)
 
 
 class IssueProcessor:
@@ -125,19 +139,27 @@ class IssueProcessor:
         batch, self.batch = self.batch, Batch()
         records: list[Record] = []
         for issue_id, (partition, state) in batch.states.items():
-            triggers = batch.triggers.get(issue_id, [])
-            several = len(triggers) > 1
+            emitted = batch.emitted.get(issue_id, [])
+            keys = batch.triggers.get(issue_id, [])
+            carried = batch.carried.get(issue_id)
+            if carried is not None:
+                emitted = carried[0] + emitted
+                keys = carried[1] + keys
+            outbox = len(keys) > 1  # one trigger alone: the core's last_emitted re-sends it
             stored = Stored(partition=partition, state=state,
-                            outbox=tuple(batch.emitted.get(issue_id, ())) if several else (),
-                            keys=tuple(triggers) if several else ())
+                            outbox=tuple(emitted) if outbox else (),
+                            keys=tuple(dict.fromkeys(keys)) if outbox else ())
             key, raw = self.store.write(stored)
             records.append(Record(self.changelog, key, raw, partition))
         for partition, issues in batch.tick_issues.items():
             record = TickRecord(tuple(batch.tick_offsets[partition]), tuple(issues))
+            old = batch.tick_carried.get(partition)
+            if old is not None:  # a redelivered tick re-sent these: keep them answerable
+                record = TickRecord(tuple(dict.fromkeys(old.offsets + record.offsets)),
+                                    tuple(dict.fromkeys(old.issues + record.issues)))
             key, raw = self.store.write_tick_record(partition, record)
             records.append(Record(self.changelog, key, raw, partition))
-        records.extend(batch.outputs)
-        return records
+        return records + batch.outputs
 
     def _quarantined(self, issue_id: str, reason: str) -> None:
         self.metrics.state_quarantined.inc()
@@ -165,6 +187,10 @@ class IssueProcessor:
         if msg.value is None:
             self._reject(msg, Rejected(reason="invalid_json", detail="empty message (null value)"))
             return
+        if msg.key is None:  # unkeyed: it may land on any partition, away from its issue's state
+            self._reject(msg, Rejected(reason="subject_key_mismatch", detail=(
+                "the record has no key: events must be keyed by their subject (the issue id)")))
+            return
         parsed = parse(msg.value, msg.key, rules.registry.grids, max_bytes=self.max_bytes)
         if isinstance(parsed, Rejected):
             self._reject(msg, parsed)
@@ -172,6 +198,11 @@ class IssueProcessor:
         assert isinstance(parsed, Accepted)
         event = parsed.event
         issue_id = event.subject
+        if issue_id.startswith(RESERVED):
+            self._reject(msg, Rejected(reason="invalid_data", detail=(
+                "subject may not start with a NUL character (reserved for the engine's keys)")),
+                event.type)
+            return
         state = self._state(issue_id)
         decision = decide(state, event, rules, now, follow=self.follow)
         rejection = DECISION_REJECTIONS.get(decision.reason) if decision.state is None else None
@@ -190,14 +221,27 @@ class IssueProcessor:
             return
         stored = self.store.load(issue_id)
         if stored is not None and key in stored.keys:
-            self.batch.resent.add(issue_id)
-            self._send(stored.outbox)
-        else:
-            self._send(decision.emit)
+            self._resend(issue_id, list(stored.outbox), list(stored.keys))
+        elif decision.emit:
+            self._resend(issue_id, list(decision.emit), [key])  # type: ignore[arg-type]  # the core emits only OutboundEvent members
+
+    def _resend(self, issue_id: str, events: list[OutboundEvent], keys: list[str]) -> None:
+        self.batch.resent.add(issue_id)
+        self.batch.carried[issue_id] = (events, keys)
+        self._send(events)
 
     def _reject(self, msg: Message, rejected: Rejected, type_: str = "unknown") -> None:
+        value = msg.value
+        if value is not None and len(value) > MAX_REJECTED_VALUE:
+            # a copy too big to produce would stop the worker on every retry; the whole record
+            # stays on the input topic at the topic, partition and offset given here
+            rejected = Rejected(reason=rejected.reason, detail=(
+                f"{rejected.detail} [value cut to its first {MAX_REJECTED_VALUE} of "
+                f"{len(value)} bytes, sha256 {hashlib.sha256(value).hexdigest()}]"
+            )[-MAX_DETAIL:])
+            value = value[:MAX_REJECTED_VALUE]
         record = RejectedRecord.of(
-            rejected, key=msg.key, value=msg.value, headers=msg.headers, topic=msg.topic,
+            rejected, key=msg.key, value=value, headers=msg.headers, topic=msg.topic,
             partition=msg.partition, offset=msg.offset, timestamp=msg.timestamp,
         )
         self.batch.outputs.append(
@@ -221,6 +265,7 @@ class IssueProcessor:
             self._rebuild({partition} | {p for p in self.assigned if not self.index.owns(p)})
         record = self.store.tick_record(partition)
         if record is not None and offset in record.offsets:
+            self.batch.tick_carried[partition] = record
             self._resend_ticks(record.issues)  # applied before a crash: send again
             return
         rules = self.rules()
@@ -258,11 +303,11 @@ class IssueProcessor:
                 continue
             if stored is None:
                 continue
-            self.batch.resent.add(issue_id)
             if stored.outbox:
-                self._send(stored.outbox)
+                self._resend(issue_id, list(stored.outbox), list(stored.keys))
             elif stored.state.last_trigger.startswith("deadline:"):
-                self._send(stored.state.last_emitted)
+                self._resend(issue_id, list(stored.state.last_emitted),
+                             [stored.state.last_trigger])
 
     def _rebuild(self, partitions: set[int]) -> None:
         """One scan of the store for every partition whose index is missing."""
@@ -278,7 +323,7 @@ class IssueProcessor:
             count = self.index.rebuild(p, open_states)
             self.metrics.open_set(p, Counter(s.level for s in open_states if s.status == "open"))
             log.info("deadline index rebuilt", partition=p, deadlines=count,
-                     open_issues=len(open_states))
+                     open_issues=len(open_states), issues=len(states))
 
     def on_assigned(self, partitions: set[int]) -> None:
         """After a rebalance. The table may still be recovering here, so nothing is read now:
@@ -287,7 +332,8 @@ class IssueProcessor:
         self.assigned = set(partitions)
         self.store.forget()
         for p in self.index.partitions():
-            self.index.drop(p)
+            if p not in partitions:  # a partition kept through the rebalance keeps its index
+                self.index.drop(p)
         self.metrics.open_keep(partitions)
 
     # --- applying a decision ----------------------------------------------------------------

@@ -10,6 +10,7 @@ partition (consumer lag), sends, rebalances, assignments, commits, web requests.
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import Any
 
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
@@ -21,6 +22,7 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         return None
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        self.stream_inbound_time[tp] = monotonic()  # faust's stall detector reads it
         return None
 
     def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any,

@@ -57,7 +57,7 @@ class TickRecord:
             if data["v"] == 1:
                 return TickRecord(tuple(map(int, data["offsets"])),
                                   tuple(map(str, data["issues"])))
-        except (ValueError, TypeError, KeyError):
+        except Exception:  # any unreadable record: nothing to re-send from it
             pass
         return None
 

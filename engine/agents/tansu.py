@@ -14,6 +14,10 @@ import collections
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import structlog
+
+log = structlog.get_logger("whistle.tansu")
+
 _installed = False
 
 
@@ -41,7 +45,7 @@ async def fetch_highwaters(consumer: Any, tps: Iterable[Any]) -> Mapping[Any, in
     for node, topics in by_node.items():
         # Tansu answers max_wait_time=0 with no topics at all; a short wait works. At the end
         # of the log the broker holds the request for max_wait, hence the short first try.
-        for max_wait_ms in (10, 250):
+        for max_wait_ms in (10, 250, 500, 1000, 1000, 2000, 2000, 5000):
             request = FetchRequest(max_wait_ms, 0, 1, 0, list(topics.items()))
             response = await client.send(node, request)
             for topic, partitions in response.topics:
@@ -51,8 +55,11 @@ async def fetch_highwaters(consumer: Any, tps: Iterable[Any]) -> Mapping[Any, in
                         result[tp] = max(highwater, listed[tp])
             if all(TopicPartition(t, p[0]) in result for t, ps in topics.items() for p in ps):
                 break
-    for tp in tps:
-        result.setdefault(tp, listed[tp])
+    missing = [tp for tp in tps if tp not in result]
+    if missing:  # ListOffsets' answer is wrong on Tansu: recovering up to it would lose state
+        raise RuntimeError(f"no high watermark from the broker for {missing}")
+    log.info("recovery high watermarks", listed={str(tp): listed[tp] for tp in tps},
+             fetched={str(tp): result[tp] for tp in tps})
     return result
 
 

@@ -330,7 +330,7 @@ def test_unkeyed_records_and_reserved_subjects_are_rejected() -> None:
     proc, sink, table, _ = make()
     proc.on_event(msg(RAISE, key=None), T0)
     reserved = cloud("raised", "\x00tick:0", T0, 8, grid="jinan-g1", category="noise", title="t")
-    proc.on_event(msg(reserved, key="\x00tick:0".encode()), T0)
+    proc.on_event(msg(reserved, key=b"\x00tick:0"), T0)
     assert [r["reason"] for r in sink.on("issues.rejected")] == [
         "subject_key_mismatch", "invalid_data"]
     assert table == {}

@@ -22,7 +22,7 @@ import faust
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from engine.agents import sensors
+from engine.agents import faust_fixes, sensors
 from engine.agents.clock import Clock, SystemClock
 from engine.agents.delivery import Delivery, stop_worker
 from engine.agents.index import DeadlineIndex
@@ -75,6 +75,7 @@ def build_engine(
     metrics: Metrics | None = None,
     crash_after_write: Callable[[str], bool] | None = None,
 ) -> Engine:
+    faust_fixes.install()
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
     holder = RulesHolder(settings.rules, ruleset, metrics)

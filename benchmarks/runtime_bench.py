@@ -178,7 +178,7 @@ def run_lag(broker: EmbeddedBroker, n: int, tmp: Path, probes: int = 1000
         now = datetime.now(UTC)
         produce(broker.url, topic, [raised("OPEN", i, "noise", now) for i in range(n)])
         wait(lambda: events() >= n, 3600, "open issues ingested")
-        text = get(f"http://127.0.0.1:{port}/metrics")[1]
+        text = before_text = get(f"http://127.0.0.1:{port}/metrics")[1]
         before = (metric_sum(text, "whistle_timer_lag_seconds_count"),
                   metric_sum(text, "whistle_timer_lag_seconds_sum"),
                   _buckets(text))
@@ -191,6 +191,7 @@ def run_lag(broker: EmbeddedBroker, n: int, tmp: Path, probes: int = 1000
                                 "whistle_timer_lag_seconds_count") >= before[0] + probes,
              600, "probe deadlines fired")
         text = get(f"http://127.0.0.1:{port}/metrics")[1]
+        print(f"  batches while the probes fired: {batch_quantiles(before_text, text)}")
         count = metric_sum(text, "whistle_timer_lag_seconds_count") - before[0]
         total = metric_sum(text, "whistle_timer_lag_seconds_sum") - before[1]
         after = _buckets(text)
@@ -208,10 +209,28 @@ def run_lag(broker: EmbeddedBroker, n: int, tmp: Path, probes: int = 1000
         proc.wait()
 
 
-def _buckets(text: str) -> dict[float, float]:
+def _buckets(text: str, name: str = "whistle_timer_lag_seconds") -> dict[float, float]:
     return {float(m.group(1)): float(m.group(2)) for m in re.finditer(
-        r'^whistle_timer_lag_seconds_bucket{le="([^"]+)"} (\S+)$', text, re.M)
+        rf'^{name}_bucket{{le="([^"]+)"}} (\S+)$', text, re.M)
         if m.group(1) != "+Inf"}
+
+
+def batch_quantiles(before: str, after: str) -> str:
+    """p50/p99 (bucket bounds) of the engine's batch decide and deliver times between two
+    scrapes: where a tick waits when the deadline lag is high."""
+    out = []
+    for name in ("whistle_batch_processing_seconds", "whistle_batch_delivery_seconds"):
+        b, a = _buckets(before, name), _buckets(after, name)
+        deltas = sorted((le, c - b.get(le, 0.0)) for le, c in a.items())
+        total = max((c for _, c in deltas), default=0.0)
+
+        def q(x: float, deltas: list[tuple[float, float]] = deltas, total: float = total
+              ) -> float:
+            return next((le for le, c in deltas if c >= x * total), float("inf"))
+
+        out.append(f"{name.removeprefix('whistle_batch_')}: p50 <= {q(0.5)} s, "
+                   f"p99 <= {q(0.99)} s")
+    return "; ".join(out)
 
 
 def measure(what: str, fn, *args):  # type: ignore[no-untyped-def]

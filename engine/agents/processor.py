@@ -331,9 +331,8 @@ class IssueProcessor:
         the stream delivers only after recovery (one scan for all the new partitions)."""
         self.assigned = set(partitions)
         self.store.forget()
-        for p in self.index.partitions():
-            if p not in partitions:  # a partition kept through the rebalance keeps its index
-                self.index.drop(p)
+        for p in self.index.partitions():  # all: faust recovers kept partitions again too
+            self.index.drop(p)
         self.metrics.open_keep(partitions)
 
     # --- applying a decision ----------------------------------------------------------------

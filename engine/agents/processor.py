@@ -328,7 +328,7 @@ class IssueProcessor:
     def on_assigned(self, partitions: set[int]) -> None:
         """After a rebalance. The table may still be recovering here, so nothing is read now:
         the indexes and open-issue counts are rebuilt from the table on the first tick, which
-        the stream delivers only after recovery (one scan for all the new partitions)."""
+        the stream delivers only after recovery (one scan for all the owned partitions)."""
         self.assigned = set(partitions)
         self.store.forget()
         for p in self.index.partitions():  # all: faust recovers kept partitions again too

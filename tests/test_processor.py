@@ -309,20 +309,19 @@ def test_two_crashes_in_a_row_on_a_tick_still_resend_the_ticks_events() -> None:
     proc.on_tick(0, offset=7, now=T0 + 31 * M)
     fired = proc.finish()
     store1 = {**store0, **{r.key: r.value for r in fired if r.topic == CHANGELOG}}
-    # redelivered: the tick again, then a fact for the same issue in the same batch
-    proc2 = processor(dict(store1), FakeSink(), batched=True)
-    proc2.on_assigned({0})
-    proc2.on_tick(0, offset=7, now=T0 + 31 * M)
-    proc2.on_event(msg(cloud("acknowledged", "A", T0 + 32 * M, 5, unit="jinan"), offset=1),
-                   T0 + 32 * M)
-    again = proc2.finish()
+
+    def redelivered(store: dict[Any, Any]) -> list[Record]:
+        """The tick again, then a fact for the same issue, in one batch."""
+        proc = processor(dict(store), FakeSink(), batched=True)
+        proc.on_assigned({0})
+        proc.on_tick(0, offset=7, now=T0 + 31 * M)
+        proc.on_event(msg(cloud("acknowledged", "A", T0 + 32 * M, 5, unit="jinan"), offset=1),
+                      T0 + 32 * M)
+        return list(proc.finish())
+
+    again = redelivered(store1)
     store2 = {**store1, **{r.key: r.value for r in again if r.topic == CHANGELOG}}
-    proc3 = processor(dict(store2), FakeSink(), batched=True)
-    proc3.on_assigned({0})
-    proc3.on_tick(0, offset=7, now=T0 + 31 * M)
-    proc3.on_event(msg(cloud("acknowledged", "A", T0 + 32 * M, 5, unit="jinan"), offset=1),
-                   T0 + 32 * M)
-    third = proc3.finish()
+    third = redelivered(store2)
     assert set(outputs(fired)) and set(outputs(fired)) <= set(outputs(third))
 
 

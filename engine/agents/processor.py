@@ -211,10 +211,11 @@ class IssueProcessor:
             self._reject(msg, Rejected(reason=reason, detail=detail), event.type)
             return
         self.metrics.event(event.type, decision.result)
+        key = event_key(event)
         if decision.result == "duplicate":
-            self._resend_duplicate(issue_id, event_key(event), decision)
+            self._resend_duplicate(issue_id, key, decision)
             return
-        self._apply(msg.partition, state, decision, event_key(event))
+        self._apply(msg.partition, state, decision, key)
 
     def _resend_duplicate(self, issue_id: str, key: str, decision: Decision) -> None:
         if issue_id in self.batch.resent:

@@ -9,62 +9,106 @@ outcome changes, with the first point where its two lifecycles part.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.domain.decision import Decision
 from engine.domain.events import Envelope, IssueClosed, Outbound
 from engine.domain.replay import Replayer
 from engine.domain.ruleset import Ruleset
+from engine.domain.state import IssueState
 from engine.report.figures import Assessment, Rate, assess
 
 HORIZON = timedelta(days=30)  # the clock runs on past the last event so pending limits fire
+# The figures count every closure of the replay (a fixed period, so that the figures of a
+# partition of the issues add up: see engine.parallel).
+ALL_TIME = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
 
 
 @dataclass
 class Outcome:
+    """What a replay under one rules version did: only what the report needs, issue by issue a
+    few short strings (a replay of millions of events keeps no emitted event), unless
+    ``run(..., lifecycle=True)`` also kept every emitted event."""
+
     rules: Ruleset
     events: int = 0
     decisions: int = 0
     seconds: float = 0.0
-    lifecycle: dict[str, list[Outbound]] = field(default_factory=dict)
-    closures: dict[str, IssueClosed] = field(default_factory=dict)
     final: dict[str, str] = field(default_factory=dict)  # issue -> where it ended
+    # issue -> its lifecycle, one short line per emitted event (what changed_issues compares)
+    signatures: dict[str, tuple[str, ...]] = field(default_factory=dict)
     escalations: Counter[str] = field(default_factory=Counter)
     breaches: Counter[str] = field(default_factory=Counter)
-    figures: Assessment | None = None
+    figures: Assessment | None = None  # over every closure (an issue closed twice: the last)
+    lifecycle: dict[str, list[Outbound]] = field(default_factory=dict)  # only if asked for
 
 
-def run(rules: Ruleset, events: Sequence[Envelope], until: datetime | None = None) -> Outcome:
-    out = Outcome(rules=rules, events=len(events))
+class Tally:
+    """Folds the decisions of one replay, as they come, into an ``Outcome``'s figures."""
+
+    def __init__(self, lifecycle: bool = False) -> None:
+        self.decisions = 0
+        self.signatures: dict[str, list[str]] = {}
+        self.closures: dict[str, IssueClosed] = {}
+        self.escalations: Counter[str] = Counter()
+        self.breaches: Counter[str] = Counter()
+        self.lifecycle: dict[str, list[Outbound]] | None = {} if lifecycle else None
+
+    def add(self, decision: Decision) -> None:
+        self.decisions += 1
+        for e in decision.emit:
+            issue = e.subject
+            sig = sys.intern(_signature(e))  # a few hundred distinct lines: shared, not copied
+            kept = self.signatures.get(issue)
+            if kept is None:
+                self.signatures[issue] = [sig]
+            else:
+                kept.append(sig)
+            if self.lifecycle is not None:
+                self.lifecycle.setdefault(issue, []).append(e)
+            d: Any = e.data
+            if e.type == "issue.escalated":
+                self.escalations[f"{d.from_level}->{d.to_level} ({d.reason})"] += 1
+            elif e.type == "issue.overdue":
+                self.breaches[f"{d.kind} at {d.level}"] += 1
+            elif isinstance(e, IssueClosed):
+                self.closures[issue] = e
+
+    def outcome(self, rules: Ruleset, states: Mapping[str, IssueState], events: int,
+                seconds: float = 0.0) -> Outcome:
+        out = Outcome(rules=rules, events=events, decisions=self.decisions, seconds=seconds,
+                      escalations=self.escalations, breaches=self.breaches,
+                      lifecycle=self.lifecycle or {})
+        out.signatures = {issue: tuple(sigs) for issue, sigs in self.signatures.items()}
+        for issue, state in states.items():
+            out.final[issue] = sys.intern(
+                _where(state.status, state.level, self.closures.get(issue)))
+        if self.closures:
+            out.figures = assess(self.closures.values(), *ALL_TIME,
+                                 departments=rules.registry.departments,
+                                 streets=rules.registry.streets)
+        return out
+
+
+def run(rules: Ruleset, events: Sequence[Envelope], until: datetime | None = None,
+        lifecycle: bool = False) -> Outcome:
+    """Replay ``events`` (in time order) in this process; ``lifecycle`` keeps every emitted
+    event in ``Outcome.lifecycle`` (tests, small histories). For many events on several cores,
+    see ``engine.parallel``."""
+    tally = Tally(lifecycle)
     replayer = Replayer(rules)
     last = max((e.time for e in events), default=None)
     t0 = time.perf_counter()
     for decision in replayer.run(events, until=until or (last + HORIZON if last else None)):
-        out.decisions += 1
-        for e in decision.emit:
-            out.lifecycle.setdefault(e.subject, []).append(e)
-    out.seconds = time.perf_counter() - t0
-    for issue, emitted in out.lifecycle.items():
-        for e in emitted:
-            d: Any = e.data
-            if e.type == "issue.escalated":
-                out.escalations[f"{d.from_level}->{d.to_level} ({d.reason})"] += 1
-            elif e.type == "issue.overdue":
-                out.breaches[f"{d.kind} at {d.level}"] += 1
-            elif isinstance(e, IssueClosed):
-                out.closures[issue] = e
-    for issue, state in replayer.states.items():
-        out.final[issue] = _where(state.status, state.level, out.closures.get(issue))
-    if out.closures:
-        first = min(c.data.raised_at for c in out.closures.values())
-        out.figures = assess(out.closures.values(), first, first + timedelta(days=36500),
-                             departments=rules.registry.departments,
-                             streets=rules.registry.streets)
-    return out
+        tally.add(decision)
+    seconds = time.perf_counter() - t0
+    return tally.outcome(rules, replayer.states, len(events), seconds)
 
 
 def _where(status: str, level: str, closed: IssueClosed | None) -> str:
@@ -97,8 +141,7 @@ def changed_issues(base: Outcome, cand: Outcome) -> list[tuple[str, str, str, st
         b, c = base.final.get(issue, "absent"), cand.final.get(issue, "absent")
         if b == c:
             continue
-        bs = [_signature(e) for e in base.lifecycle.get(issue, [])]
-        cs = [_signature(e) for e in cand.lifecycle.get(issue, [])]
+        bs, cs = base.signatures.get(issue, ()), cand.signatures.get(issue, ())
         i = next((k for k, (x, y) in enumerate(zip(bs, cs, strict=False)) if x != y),
                  min(len(bs), len(cs)))
         why = (f"step {i + 1}: baseline {bs[i] if i < len(bs) else 'nothing more'}; "

@@ -74,7 +74,7 @@ def test_a_rules_change_changes_exactly_the_issues_it_should(month: list[Envelop
     cand_rules = load_ruleset(candidate(tmp_path)).ruleset
     assert base_rules is not None and cand_rules is not None
     events = sorted(month, key=lambda e: e.time)
-    base, cand = run(base_rules, events), run(cand_rules, events)
+    base, cand = run(base_rules, events, lifecycle=True), run(cand_rules, events, lifecycle=True)
     changed = {issue: (b, c) for issue, b, c, _ in changed_issues(base, cand)}
     assert changed["K1"] == ("resolved at village (satisfied)", "open at department")
     assert "K2" not in changed
@@ -125,7 +125,7 @@ def test_history_prints_an_issues_timeline_with_reasons(tmp_path: Path,
                                                          ) -> None:
     rules = load_ruleset(SAMPLE).ruleset
     assert rules is not None
-    lifecycle = [e for d in run(rules, known()).lifecycle.values() for e in d]
+    lifecycle = [e for d in run(rules, known(), lifecycle=True).lifecycle.values() for e in d]
     path = tmp_path / "lifecycle.jsonl"
     # redelivered events appear twice in a topic; the timeline shows them once
     path.write_text("".join(json.dumps(e.model_dump(mode="json")) + "\n"

@@ -245,8 +245,51 @@ def _sum_departments(rows: Iterable[DepartmentFigures]) -> DepartmentFigures:
     return total
 
 
+_STREET_COUNTS = ("closed", "resolved", "withdrawn", "whistled", "resolved_locally",
+                  "resolved_on_time", "rated", "satisfied")
+
+
 def _sum_streets(rows: Iterable[StreetFigures]) -> StreetFigures:
-    fields = ("closed", "resolved", "withdrawn", "whistled", "resolved_locally",
-              "resolved_on_time", "rated", "satisfied")
     rows = list(rows)
-    return StreetFigures(TOTAL, **{f: sum(getattr(r, f) for r in rows) for f in fields})
+    return StreetFigures(TOTAL, **{f: sum(getattr(r, f) for r in rows) for f in _STREET_COUNTS})
+
+
+def combine(
+    parts: Iterable[Assessment],
+    *,
+    departments: Iterable[str] = (),
+    streets: Iterable[str] = (),
+) -> Assessment:
+    """One assessment from assessments of disjoint sets of issues over the same period.
+
+    ``combine([assess(A, ...), assess(B, ...)])`` equals ``assess(A + B, ...)`` when no issue has
+    closures in both A and B (a parallel replay partitions issues, so none does): every figure
+    is a count, and rows come in the order ``assess`` gives them. ``departments`` and
+    ``streets`` must be the ones the parts were assessed with.
+    """
+    parts = list(parts)
+    if not parts:
+        raise ValueError("nothing to combine")
+    start, end = parts[0].start, parts[0].end
+    if any(p.start != start or p.end != end for p in parts):
+        raise ValueError("the parts cover different periods")
+    dept: dict[str, DepartmentFigures] = {}
+    street: dict[str, StreetFigures] = {}
+    for p in parts:
+        for d in p.departments:
+            kept = dept.get(d.department)
+            dept[d.department] = d if kept is None else DepartmentFigures(
+                d.department, kept.assigned + d.assigned, kept.on_time + d.on_time,
+                kept.late + d.late, kept.missed + d.missed)
+        for s in p.streets:
+            had = street.get(s.street)
+            street[s.street] = s if had is None else StreetFigures(s.street, **{
+                f: getattr(had, f) + getattr(s, f) for f in _STREET_COUNTS})
+    dept_rows = _ordered(dept, departments)
+    street_rows = _ordered(street, streets)
+    return Assessment(
+        start=start, end=end, departments=dept_rows, streets=street_rows,
+        department_total=_sum_departments(dept_rows), district=_sum_streets(street_rows),
+        issues=sum(p.issues for p in parts), duplicates=sum(p.duplicates for p in parts),
+        outside=sum(p.outside for p in parts),
+    )

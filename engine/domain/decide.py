@@ -127,8 +127,7 @@ def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
     seen = state.seen if key.startswith("deadline:") else (*state.seen[-MAX_SEEN + 1 :], key)
     emitted = tuple(draft.emit)
     changed = bool(emitted) or result == "accepted"
-    state = replace(
-        state,
+    draft.update(
         version=draft.version if changed else state.version,
         seen=seen,
         last_trigger=key,
@@ -174,7 +173,7 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
         rules_version=rules.version, level=rule.ladder[0].level, units=(),
         entered_at=at, entry_reason="raised", resolve_by=at,
     )
-    draft = Draft(state, rules, rule, 1)
+    draft = Draft(state, rules, rule, 1, own=True)
     draft.count("whistle_issues_raised_total", street=village.street, category=data.category)
     enter(draft, 0, at, "raised")
     return _done(draft, key, "accepted", "")

@@ -64,3 +64,9 @@ def replace(model: M, **changes: Any) -> M:
     _setattr(obj, "__pydantic_extra__", None)
     _setattr(obj, "__pydantic_private__", None)
     return obj
+
+
+def amend(model: BaseModel, changes: dict[str, Any]) -> None:
+    """Change ``model`` in place, frozen or not: only for a copy nobody else holds yet (a
+    decision's draft state, before the decision returns it)."""
+    model.__dict__.update(changes)

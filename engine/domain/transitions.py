@@ -32,7 +32,7 @@ from engine.domain.events import (
     ReportRecord,
     WarningData,
 )
-from engine.domain.fast import build, replace
+from engine.domain.fast import amend, build, replace
 from engine.domain.ruleset import LEVEL_RANK, Level, Route, Rule, Ruleset, Step
 from engine.domain.state import Deadline, DeadlineKind, IssueState
 
@@ -50,8 +50,12 @@ def utc(moment: datetime) -> datetime:
 class Draft:
     """The state under construction in one decision (mutable on purpose, local to it)."""
 
-    def __init__(self, state: IssueState, rules: Ruleset, rule: Rule, version: int) -> None:
-        self.state = state
+    def __init__(self, state: IssueState, rules: Ruleset, rule: Rule, version: int,
+                 *, own: bool = False) -> None:
+        # the draft's own copy of the state, changed in place (one copy per decision instead of
+        # one per change); ``own``: ``state`` was just built for this draft, nobody else has it.
+        # Code that keeps ``s = draft.state`` sees later changes: read what you need first.
+        self.state = state if own else replace(state)
         self.rules = rules
         self.rule = rule
         self.version = version  # the version this decision produces; tokens of new deadlines
@@ -64,7 +68,7 @@ class Draft:
         return self.rules.calendars[self.rule.calendar]
 
     def update(self, **changes: Any) -> None:
-        self.state = replace(self.state, **changes)
+        amend(self.state, changes)
 
     def count(self, family: str, value: float = 1.0, **labels: str) -> None:
         self.counts.append(Count(family=family, labels=tuple(labels.items()), value=value))
@@ -308,15 +312,16 @@ def reopen(draft: Draft, at: datetime) -> None:
         deadlines.append(Deadline(kind="progress", unit=holder,
                                   due=draft.add(at, route.progress_every), token=draft.version))
     report_by = {r.department: r.due for r in s.reports if r.outcome is None}
+    count = s.reopens + 1
     draft.update(
-        status="open", resolved_at=None, resolve_by=resolve_by, reopens=s.reopens + 1,
+        status="open", resolved_at=None, resolve_by=resolve_by, reopens=count,
         deadlines=tuple(sorted(deadlines, key=lambda d: d.due)),
     )
     draft.send(
         IssueReopened,
         build(
             ReopenedData,
-            sequence=draft.version, count=s.reopens + 1, level=s.level, units=s.units,
+            sequence=draft.version, count=count, level=s.level, units=s.units,
             rule=draft.rule.id,
         ),
         at,

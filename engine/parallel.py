@@ -112,7 +112,7 @@ class Fed(NamedTuple):
     """A partition once its lines are fed: what the parent needs before the clocks run on."""
 
     events: int  # accepted
-    last: datetime | None  # the latest accepted event's time
+    last: datetime | None  # the latest accepted event's time, in UTC
     rejected: list[tuple[int, str]]  # the first REJECTIONS_KEPT, by position
     rejected_count: int
 
@@ -160,7 +160,8 @@ class Partition:
                     self._reject(position, parsed)
                     continue
                 event: Envelope = parsed.event
-                if event.time != key:
+                # (in UTC: comparing times in two zones costs more than converting one)
+                if event.time.astimezone(UTC) != key:
                     raise RuntimeError(f"input {position}: sorted by {key.isoformat()}, but its "
                                        f"time is {event.time.isoformat()}")
             else:
@@ -169,8 +170,7 @@ class Partition:
                 raise RuntimeError(f"input {position}: issue {event.subject!r} routed to "
                                    f"partition {self.index} of {self.count}, not its own")
             self.events += 1
-            if self.last is None or event.time > self.last:
-                self.last = event.time
+            self.last = key  # the lines come in time order
             for k, (_, replayer, tally) in enumerate(sides):
                 t0 = clock()
                 for decision in replayer.feed(event):

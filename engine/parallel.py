@@ -33,6 +33,7 @@ parent.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import json
 import multiprocessing
@@ -209,6 +210,7 @@ class Replay:
     rejected_count: int = 0
     workers: int = 1
     seconds: float = 0.0  # wall time, routing and parsing included
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of each worker process
 
 
 def replay(lines: Iterable[Line], candidate: Ruleset, baseline: Ruleset | None = None, *,
@@ -236,7 +238,7 @@ def replay(lines: Iterable[Line], candidate: Ruleset, baseline: Ruleset | None =
     base = merge(baseline, [s[1] for s in sides]) if baseline is not None else None
     rejected = heapq.nsmallest(REJECTIONS_KEPT, (r for f in fed for r in f.rejected))
     return Replay(cand, base, rejected, sum(f.rejected_count for f in fed), workers,
-                  time.perf_counter() - t0)
+                  time.perf_counter() - t0, d.cpu)
 
 
 def merge(rules: Ruleset, parts: Sequence[Outcome]) -> Outcome:
@@ -276,6 +278,7 @@ def _routed(lines: Iterable[Line], count: int) -> Iterator[tuple[int, list[Line]
 class _InProcess:
     def __init__(self, count: int, candidate: Ruleset, baseline: Ruleset | None) -> None:
         self.parts = [Partition(k, count, candidate, baseline) for k in range(count)]
+        self.cpu: list[float] = []  # not measured: the partitions share this process
 
     def __enter__(self) -> _InProcess:
         return self
@@ -311,6 +314,7 @@ class _Processes:
     def __init__(self, count: int, candidate: Ruleset, baseline: Ruleset | None) -> None:
         self.count, self.candidate, self.baseline = count, candidate, baseline
         self.workers: list[_Worker] = []
+        self.cpu: list[float] = []
 
     def __enter__(self) -> _Processes:
         ctx = multiprocessing.get_context()
@@ -350,10 +354,11 @@ class _Processes:
     def finish(self, until: datetime | None) -> list[list[Outcome]]:
         for w in self.workers:
             self._send(w, until)
-        outcomes = [list(o) for o in self._gather("done")]
+        done = self._gather("done")
+        self.cpu = [cpu for _, cpu in done]
         for w in self.workers:
             w.process.join()
-        return outcomes
+        return [list(outcomes) for outcomes, _ in done]
 
     def _send(self, w: _Worker, message: object) -> None:
         try:
@@ -400,8 +405,10 @@ def _exitcode(w: _Worker) -> object:
 
 def _serve(index: int, count: int, candidate: Ruleset, baseline: Ruleset | None,
            inbox: Connection, outbox: Connection) -> None:
-    """A worker process: lines until None, then ``Fed``; then ``until``, then the outcomes."""
+    """A worker process: lines until None, then ``Fed``; then ``until``, then the outcomes and
+    the CPU time it took."""
     parent = os.getppid()
+    gc.freeze()  # what came with the fork stays shared: no collection touches (copies) it
 
     def receive() -> Any:
         while not inbox.poll(1.0):
@@ -414,7 +421,7 @@ def _serve(index: int, count: int, candidate: Ruleset, baseline: Ruleset | None,
         while (chunk := receive()) is not None:
             part.add(chunk)
         outbox.send(("fed", part.feed()))
-        outbox.send(("done", part.finish(receive())))
+        outbox.send(("done", (part.finish(receive()), time.process_time())))
     except BaseException:
         with suppress(Exception):
             outbox.send(("error", traceback.format_exc()))

@@ -342,3 +342,17 @@ def test_an_unknown_department_hint_is_ignored() -> None:
 def test_a_fact_exactly_at_its_limit_is_on_time_in_replays_too() -> None:
     r, _ = run(raised("A", T0), event("acknowledged", "A", T0 + 30 * M, unit="jinan-g1"))
     assert r.states["A"].response == "on_time" and r.states["A"].level == "grid"
+
+
+def test_every_family_the_core_counts_is_a_metric_the_shell_exports() -> None:
+    from engine.agents.metrics import Metrics
+    from engine.domain.decision import FAMILIES
+
+    exported = set(Metrics().families)
+    assert set(FAMILIES) <= exported, set(FAMILIES) - exported
+    # and the core counts nothing else: every count of a replayed history names a family
+    rules = ruleset()
+    replayer = Replayer(rules)
+    counted = {c.family for d in replayer.run([raised("F-1", T0)], until=T0 + timedelta(days=60))
+               for c in d.counts}
+    assert counted and counted <= set(FAMILIES)

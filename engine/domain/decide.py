@@ -20,34 +20,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from engine.domain.decision import Decision, Result
-from engine.domain.events import (
-    DeadlineReached,
-    Envelope,
-    IssueAcknowledged,
-    IssueProgressed,
-    IssueRaised,
-    IssueRated,
-    IssueReported,
-    IssueResolved,
-    IssueWhistled,
-    IssueWithdrawn,
-)
+from engine.domain.draft import Draft, utc
+from engine.domain.events import DeadlineReached, Envelope, IssueRaised
 from engine.domain.fast import build, replace
+from engine.domain.lifecycle import apply, enter, fire_due, retime
 from engine.domain.ruleset import Facts, Rule, Ruleset
-from engine.domain.state import Deadline, IssueState
-from engine.domain.transitions import (
-    Draft,
-    can_climb,
-    climb,
-    close,
-    departments_for,
-    enter,
-    fire_due,
-    next_index,
-    reopen,
-    retime,
-    utc,
-)
+from engine.domain.state import IssueState
 
 Event = Envelope | DeadlineReached
 
@@ -92,7 +70,7 @@ def decide(
     at = utc(event.time)
     _follow(draft, follow, min(at, utc(now)))
     fire_due(draft, _before(min(at, utc(now))))
-    reason = _apply(draft, event, at)
+    reason = apply(draft, event, at)
     return _done(draft, key, "unfit" if reason else "accepted", reason)
 
 
@@ -179,126 +157,3 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
     return _done(draft, key, "accepted", "")
 
 
-def _apply(draft: Draft, event: Envelope, at: datetime) -> str:
-    """Apply one inbound fact; return "" if it fit, else the reason it did not."""
-    s = draft.state
-    if s.status == "closed":
-        return "closed"
-    if isinstance(event, IssueWithdrawn):
-        close(draft, at, "withdrawn", None)
-        return ""
-    if isinstance(event, IssueRated):
-        return _rated(draft, event, at)
-    if s.status != "open":
-        return "not_open"
-    if isinstance(event, IssueAcknowledged):
-        return _acknowledged(draft, event.data.unit, at)
-    if isinstance(event, IssueWhistled):
-        return _whistled(draft, event, at)
-    if isinstance(event, IssueReported):
-        return _reported(draft, event.data.department, at)
-    if isinstance(event, IssueProgressed):
-        return _progressed(draft, event.data.unit, at)
-    if isinstance(event, IssueResolved):
-        return _resolved(draft, event.data.unit, at)
-    if isinstance(event, IssueRaised):
-        return "already_raised"
-    return "unknown_type"
-
-
-def _acknowledged(draft: Draft, unit: str, at: datetime) -> str:
-    s = draft.state
-    if unit not in s.units:
-        return "not_holder"
-    if s.level == "department":
-        return "departments_report"
-    if s.response is not None:
-        return "already_acknowledged"
-    _respond(draft, at)
-    return ""
-
-
-def _respond(draft: Draft, at: datetime) -> None:
-    s = draft.state
-    outcome = "on_time" if s.respond_by is None or at <= s.respond_by else "late"
-    draft.count("whistle_responses_total", level=s.level, outcome=outcome, street=s.street)
-    draft.update(
-        response=outcome,
-        deadlines=tuple(d for d in s.deadlines if d.kind != "respond"),
-    )
-
-
-def _whistled(draft: Draft, event: IssueWhistled, at: datetime) -> str:
-    s = draft.state
-    if event.data.unit not in s.units:
-        return "not_holder"
-    if not can_climb(draft):
-        return "top_of_ladder"
-    hint = event.data.departments
-    index = next_index(draft)
-    assert index is not None
-    if draft.rule.ladder[index].level == "department":
-        depts, _ = departments_for(draft, hint)
-        if any(d not in draft.rules.registry.departments for d in depts):
-            return "unknown_department"
-    draft.update(whistles=s.whistles + 1)
-    climb(draft, at, "whistle", hint)
-    return ""
-
-
-def _reported(draft: Draft, department: str, at: datetime) -> str:
-    s = draft.state
-    pending = [r for r in s.reports if r.department == department and r.outcome is None]
-    if not pending:
-        return "no_report_due"
-    record = pending[0]
-    outcome = "on_time" if at <= record.due else "late"
-    draft.count("whistle_report_outcomes_total", department=department, outcome=outcome)
-    reports = tuple(
-        replace(r, reported_at=at, outcome=outcome) if r is record else r
-        for r in s.reports
-    )
-    deadlines = tuple(d for d in s.deadlines if not (d.kind == "report" and d.unit == department))
-    draft.update(reports=reports, deadlines=deadlines)
-    return ""
-
-
-def _progressed(draft: Draft, unit: str, at: datetime) -> str:
-    s = draft.state
-    if unit not in s.units:
-        return "not_holder"
-    route = draft.rules.route(s.category)
-    if s.level == "department" and route.progress_every is not None:
-        again = Deadline(kind="progress", unit=s.lead or unit,
-                         due=draft.add(at, route.progress_every), token=draft.version)
-        draft.update(deadlines=(*(d for d in s.deadlines if d.kind != "progress"), again))
-    return ""
-
-
-def _resolved(draft: Draft, unit: str, at: datetime) -> str:
-    s = draft.state
-    if unit not in s.units:
-        return "not_holder"
-    if s.level != "department" and s.response is None:
-        _respond(draft, at)  # solving it is answering it
-    window = draft.rule.closing.rating_window
-    rating = Deadline(kind="rating", unit=unit, due=draft.add(at, window), token=draft.version)
-    reports_due = tuple(d for d in draft.state.deadlines if d.kind == "report")
-    draft.update(status="resolved", resolved_at=at, deadlines=(*reports_due, rating))
-    return ""
-
-
-def _rated(draft: Draft, event: IssueRated, at: datetime) -> str:
-    s = draft.state
-    if s.status != "resolved":
-        return "not_resolved"
-    satisfied = event.data.satisfied
-    draft.count("whistle_ratings_total", satisfied=str(satisfied).lower(), street=s.street)
-    if satisfied:
-        close(draft, at, "resolved", True)
-    elif s.reopens >= draft.rule.closing.max_reopens and can_climb(draft):
-        draft.update(status="open", resolved_at=None, reopens=s.reopens + 1)
-        climb(draft, at, "reopened_too_often")
-    else:
-        reopen(draft, at)
-    return ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -11,6 +11,20 @@ from engine.domain.state import IssueState
 
 Result = Literal["accepted", "duplicate", "stale", "unfit", "rejected"]
 
+# The metric families the core counts: a typo is a type error, not a KeyError in the shell.
+Family = Literal[
+    "whistle_issues_raised_total",
+    "whistle_responses_total",
+    "whistle_report_outcomes_total",
+    "whistle_escalations_total",
+    "whistle_deadline_warnings_total",
+    "whistle_deadlines_missed_total",
+    "whistle_ratings_total",
+    "whistle_issues_closed_total",
+    "whistle_issue_resolution_seconds",
+]
+FAMILIES: tuple[Family, ...] = get_args(Family)
+
 
 class Count(NamedTuple):
     """One increment of a metric family (or one histogram observation), as the core decided it.
@@ -18,7 +32,7 @@ class Count(NamedTuple):
     The shell applies these verbatim, so metrics equal what the decisions say.
     """
 
-    family: str
+    family: Family
     labels: tuple[tuple[str, str], ...] = ()
     value: float = 1.0
 

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from engine.domain.decide import decide
 from engine.domain.decision import Decision
+from engine.domain.draft import utc
 from engine.domain.events import DeadlineReached, Envelope
 from engine.domain.ruleset import Ruleset
 from engine.domain.state import IssueState
-from engine.domain.transitions import utc
 
 _JUST_BEFORE = timedelta(microseconds=1)
 

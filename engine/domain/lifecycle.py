@@ -1,118 +1,221 @@
-"""The moves an issue makes: land on a level, climb, reopen, fire deadlines, close.
+"""The lifecycle of an issue: the facts it takes and the moves they make.
 
-Each move takes a ``Draft`` (the state being built in one decision, plus what it emits and
-counts) and the effective time of the move. Effective times are the facts' own times, or a
-deadline's due time when a deadline fires: a decision is then the same whether the runtime's
-tick came on time or late, which is what makes replays with a virtual clock exact.
+``apply`` takes one inbound fact (acknowledged, whistled, reported, progressed, resolved, rated,
+withdrawn) and calls the moves: respond, land on a level, climb, reopen, fire deadlines, close.
+Each takes a ``Draft`` (the state being built in one decision, plus what it emits and counts)
+and the effective time of the move. Effective times are the facts' own times, or a deadline's
+due time when a deadline fires: a decision is then the same whether the runtime's tick came on
+time or late, which is what makes replays with a virtual clock exact.
+
+Sections: facts; responding (on time, late, missed: counted here only); reporting (departments'
+check-in); landing and climbing; deadlines; closing.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from engine.domain.calendar import Limit, WorkingCalendar
-from engine.domain.decision import Count
+from engine.domain.calendar import Limit
+from engine.domain.draft import Draft
 from engine.domain.events import (
     AssignedData,
     ClosedData,
+    Envelope,
     EscalatedData,
     EscalationReason,
+    IssueAcknowledged,
     IssueAssigned,
     IssueClosed,
     IssueEscalated,
     IssueOverdue,
+    IssueProgressed,
+    IssueRaised,
+    IssueRated,
     IssueReopened,
+    IssueReported,
+    IssueResolved,
     IssueWarning,
+    IssueWhistled,
+    IssueWithdrawn,
     LimitKind,
     Outbound,
     OverdueData,
     PathEntry,
     ReopenedData,
+    ReportOutcome,
     ReportRecord,
     WarningData,
 )
-from engine.domain.fast import amend, build, replace
-from engine.domain.ruleset import LEVEL_RANK, Level, Route, Rule, Ruleset, Step
-from engine.domain.state import Deadline, DeadlineKind, IssueState
+from engine.domain.fast import build, replace
+from engine.domain.ruleset import LEVEL_RANK, Level, Route, Step
+from engine.domain.state import Deadline, DeadlineKind
 
-UTC = UTC
 MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
 
 
-def utc(moment: datetime) -> datetime:
-    """Times inside the core are UTC: aware datetimes with one shared tzinfo compare without
-    calling ``utcoffset()``, which made comparisons the single largest cost of a decision.
-    Calendars convert to their own zone for working-time arithmetic."""
-    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+# --- facts --------------------------------------------------------------------------------------
 
 
-class Draft:
-    """The state under construction in one decision (mutable on purpose, local to it)."""
-
-    def __init__(self, state: IssueState, rules: Ruleset, rule: Rule, version: int,
-                 *, own: bool = False) -> None:
-        # the draft's own copy of the state, changed in place (one copy per decision instead of
-        # one per change); ``own``: ``state`` was just built for this draft, nobody else has it.
-        # Code that keeps ``s = draft.state`` sees later changes: read what you need first.
-        self.state = state if own else replace(state)
-        self.rules = rules
-        self.rule = rule
-        self.version = version  # the version this decision produces; tokens of new deadlines
-        self.emit: list[Outbound] = []
-        self.counts: list[Count] = []
-        self.warnings: list[str] = []
-
-    @property
-    def calendar(self) -> WorkingCalendar:
-        return self.rules.calendars[self.rule.calendar]
-
-    def update(self, **changes: Any) -> None:
-        amend(self.state, changes)
-
-    def count(self, family: str, value: float = 1.0, **labels: str) -> None:
-        self.counts.append(Count(family=family, labels=tuple(labels.items()), value=value))
-
-    def send(self, cls: type[Outbound], data: Any, at: datetime) -> None:
-        s = self.state
-        self.emit.append(
-            build(
-                cls,
-                id=f"{s.issue_id}:{self.version}:{len(self.emit)}",
-                subject=s.issue_id,
-                time=at,
-                data=data,
-            )
-        )
-
-    def add(self, start: datetime, limit: Limit) -> datetime:
-        local = self.calendar.add(start, limit)
-        if self.calendar.beyond_known(local):
-            self.warnings.append(
-                f"calendar {self.calendar.name}: deadline {local.isoformat()} is past its known "
-                f"holiday data ({self.calendar.known_until}); computed with weekends only"
-            )
-        return utc(local)
-
-    def deadline(
-        self, kind: DeadlineKind, unit: str, start: datetime, due: datetime
-    ) -> list[Deadline]:
-        """A limit's deadline and, if the rule says so, its pre-breach warning point."""
-        out = [Deadline(kind=kind, unit=unit, due=due, token=self.version)]
-        warn_at = self.rule.warn_at
-        if warn_at is not None and kind != "rating":
-            point = utc(self.calendar.point(start, due, warn_at))
-            if start < point < due:
-                out.append(
-                    Deadline(
-                        kind=kind, unit=unit, due=point, token=self.version, warning=True,
-                        limit_due=due,
-                    )
-                )
-        return out
+def apply(draft: Draft, event: Envelope, at: datetime) -> str:
+    """Apply one inbound fact; return "" if it fit, else the reason it did not."""
+    s = draft.state
+    if s.status == "closed":
+        return "closed"
+    if isinstance(event, IssueWithdrawn):
+        close(draft, at, "withdrawn", None)
+        return ""
+    if isinstance(event, IssueRated):
+        return _rated(draft, event, at)
+    if s.status != "open":
+        return "not_open"
+    if isinstance(event, IssueAcknowledged):
+        return _acknowledged(draft, event.data.unit, at)
+    if isinstance(event, IssueWhistled):
+        return _whistled(draft, event, at)
+    if isinstance(event, IssueReported):
+        return _reported(draft, event.data.department, at)
+    if isinstance(event, IssueProgressed):
+        return _progressed(draft, event.data.unit, at)
+    if isinstance(event, IssueResolved):
+        return _resolved(draft, event.data.unit, at)
+    if isinstance(event, IssueRaised):
+        return "already_raised"
+    return "unknown_type"
 
 
-# --- landing on a level -------------------------------------------------------------------
+def _acknowledged(draft: Draft, unit: str, at: datetime) -> str:
+    s = draft.state
+    if unit not in s.units:
+        return "not_holder"
+    if s.level == "department":
+        return "departments_report"
+    if s.response is not None:
+        return "already_acknowledged"
+    _respond(draft, at)
+    return ""
+
+
+def _whistled(draft: Draft, event: IssueWhistled, at: datetime) -> str:
+    s = draft.state
+    if event.data.unit not in s.units:
+        return "not_holder"
+    if not can_climb(draft):
+        return "top_of_ladder"
+    hint = event.data.departments
+    index = next_index(draft)
+    assert index is not None
+    if draft.rule.ladder[index].level == "department":
+        depts, _ = departments_for(draft, hint)
+        if any(d not in draft.rules.registry.departments for d in depts):
+            return "unknown_department"
+    draft.update(whistles=s.whistles + 1)
+    climb(draft, at, "whistle", hint)
+    return ""
+
+
+def _progressed(draft: Draft, unit: str, at: datetime) -> str:
+    s = draft.state
+    if unit not in s.units:
+        return "not_holder"
+    route = draft.rules.route(s.category)
+    if s.level == "department" and route.progress_every is not None:
+        again = Deadline(kind="progress", unit=s.lead or unit,
+                         due=draft.add(at, route.progress_every), token=draft.version)
+        draft.update(deadlines=(*(d for d in s.deadlines if d.kind != "progress"), again))
+    return ""
+
+
+def _resolved(draft: Draft, unit: str, at: datetime) -> str:
+    s = draft.state
+    if unit not in s.units:
+        return "not_holder"
+    if s.level != "department" and s.response is None:
+        _respond(draft, at)  # solving it is answering it
+    window = draft.rule.closing.rating_window
+    rating = Deadline(kind="rating", unit=unit, due=draft.add(at, window), token=draft.version)
+    reports_due = tuple(d for d in draft.state.deadlines if d.kind == "report")
+    draft.update(status="resolved", resolved_at=at, deadlines=(*reports_due, rating))
+    return ""
+
+
+def _rated(draft: Draft, event: IssueRated, at: datetime) -> str:
+    s = draft.state
+    if s.status != "resolved":
+        return "not_resolved"
+    satisfied = event.data.satisfied
+    draft.count("whistle_ratings_total", satisfied=str(satisfied).lower(), street=s.street)
+    if satisfied:
+        close(draft, at, "resolved", True)
+    elif s.reopens >= draft.rule.closing.max_reopens and can_climb(draft):
+        draft.update(status="open", resolved_at=None, reopens=s.reopens + 1)
+        climb(draft, at, "reopened_too_often")
+    else:
+        reopen(draft, at)
+    return ""
+
+
+# --- responding ---------------------------------------------------------------------------------
+
+
+def _count_response(draft: Draft, outcome: ReportOutcome) -> None:
+    """Every response of a holding unit is counted here, once: on time or late when it comes
+    (``_respond``), missed when the issue leaves the level unanswered (``leave``)."""
+    s = draft.state
+    draft.count("whistle_responses_total", level=s.level, outcome=outcome, street=s.street)
+
+
+def _respond(draft: Draft, at: datetime) -> None:
+    s = draft.state
+    outcome: ReportOutcome = "on_time" if s.respond_by is None or at <= s.respond_by else "late"
+    _count_response(draft, outcome)
+    draft.update(
+        response=outcome,
+        deadlines=tuple(d for d in s.deadlines if d.kind != "respond"),
+    )
+
+
+def leave(draft: Draft, at: datetime) -> PathEntry:
+    """Close the current level's path entry; a level left unacknowledged missed its response."""
+    s = draft.state
+    response = s.response
+    if s.level != "department" and response is None and s.respond_by is not None:
+        response = "missed"
+        _count_response(draft, response)
+    return build(
+        PathEntry,
+        level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
+        response=response,
+    )
+
+
+# --- reporting ----------------------------------------------------------------------------------
+
+
+def _count_report(draft: Draft, department: str, outcome: ReportOutcome) -> None:
+    """Every department's report (报到) is counted here, once: on time or late when it comes
+    (``_reported``), missed when the issue closes without it (``close``). The report rate."""
+    draft.count("whistle_report_outcomes_total", department=department, outcome=outcome)
+
+
+def _reported(draft: Draft, department: str, at: datetime) -> str:
+    s = draft.state
+    pending = [r for r in s.reports if r.department == department and r.outcome is None]
+    if not pending:
+        return "no_report_due"
+    record = pending[0]
+    outcome: ReportOutcome = "on_time" if at <= record.due else "late"
+    _count_report(draft, department, outcome)
+    reports = tuple(
+        replace(r, reported_at=at, outcome=outcome) if r is record else r
+        for r in s.reports
+    )
+    deadlines = tuple(d for d in s.deadlines if not (d.kind == "report" and d.unit == department))
+    draft.update(reports=reports, deadlines=deadlines)
+    return ""
+
+
+# --- landing on a level and climbing ------------------------------------------------------------
 
 
 def units_for(draft: Draft, level: Level, departments: tuple[str, ...]) -> tuple[str, ...]:
@@ -235,20 +338,6 @@ def retime(draft: Draft, at: datetime) -> None:
     )
 
 
-def leave(draft: Draft, at: datetime) -> PathEntry:
-    """Close the current level's path entry; a level left unacknowledged missed its response."""
-    s = draft.state
-    response = s.response
-    if s.level != "department" and response is None and s.respond_by is not None:
-        response = "missed"
-        draft.count("whistle_responses_total", level=s.level, outcome="missed", street=s.street)
-    return build(
-        PathEntry,
-        level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
-        response=response,
-    )
-
-
 def current_step(draft: Draft) -> Step | None:
     """The rung of the issue's level in its rule's ladder (None: a newer rule set dropped it)."""
     index = draft.rule.step_index(draft.state.level)
@@ -338,7 +427,7 @@ def reopen(draft: Draft, at: datetime) -> None:
     )
 
 
-# --- deadlines ----------------------------------------------------------------------------
+# --- deadlines ----------------------------------------------------------------------------------
 
 
 def fire_due(draft: Draft, now: datetime) -> None:
@@ -403,7 +492,7 @@ def send_limit(
     )
 
 
-# --- closing ------------------------------------------------------------------------------
+# --- closing ------------------------------------------------------------------------------------
 
 
 def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> None:
@@ -418,7 +507,7 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
     for r in s.reports:
         if r.outcome is None:
             r = replace(r, outcome="missed")
-            draft.count("whistle_report_outcomes_total", department=r.department, outcome="missed")
+            _count_report(draft, r.department, "missed")
         reports.append(r)
     on_time = outcome == "resolved" and s.breaches == 0
     draft.update(

@@ -1,0 +1,89 @@
+"""``Draft``: the state under construction in one decision, and what it emits and counts.
+
+Times inside the core are UTC (``utc``); calendars convert to their own zone for working-time
+arithmetic and the draft converts their answers back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.domain.calendar import Limit, WorkingCalendar
+from engine.domain.decision import Count, Family
+from engine.domain.events import Outbound
+from engine.domain.fast import amend, build, replace
+from engine.domain.ruleset import Rule, Ruleset
+from engine.domain.state import Deadline, DeadlineKind, IssueState
+
+
+def utc(moment: datetime) -> datetime:
+    """Times inside the core are UTC: aware datetimes with one shared tzinfo compare without
+    calling ``utcoffset()``, which made comparisons the single largest cost of a decision.
+    Calendars convert to their own zone for working-time arithmetic."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+class Draft:
+    """The state under construction in one decision (mutable on purpose, local to it)."""
+
+    def __init__(self, state: IssueState, rules: Ruleset, rule: Rule, version: int,
+                 *, own: bool = False) -> None:
+        # the draft's own copy of the state, changed in place (one copy per decision instead of
+        # one per change); ``own``: ``state`` was just built for this draft, nobody else has it.
+        # Code that keeps ``s = draft.state`` sees later changes: read what you need first.
+        self.state = state if own else replace(state)
+        self.rules = rules
+        self.rule = rule
+        self.version = version  # the version this decision produces; tokens of new deadlines
+        self.emit: list[Outbound] = []
+        self.counts: list[Count] = []
+        self.warnings: list[str] = []
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.rules.calendars[self.rule.calendar]
+
+    def update(self, **changes: Any) -> None:
+        amend(self.state, changes)
+
+    def count(self, family: Family, value: float = 1.0, **labels: str) -> None:
+        self.counts.append(Count(family=family, labels=tuple(labels.items()), value=value))
+
+    def send(self, cls: type[Outbound], data: Any, at: datetime) -> None:
+        s = self.state
+        self.emit.append(
+            build(
+                cls,
+                id=f"{s.issue_id}:{self.version}:{len(self.emit)}",
+                subject=s.issue_id,
+                time=at,
+                data=data,
+            )
+        )
+
+    def add(self, start: datetime, limit: Limit) -> datetime:
+        local = self.calendar.add(start, limit)
+        if self.calendar.beyond_known(local):
+            self.warnings.append(
+                f"calendar {self.calendar.name}: deadline {local.isoformat()} is past its known "
+                f"holiday data ({self.calendar.known_until}); computed with weekends only"
+            )
+        return utc(local)
+
+    def deadline(
+        self, kind: DeadlineKind, unit: str, start: datetime, due: datetime
+    ) -> list[Deadline]:
+        """A limit's deadline and, if the rule says so, its pre-breach warning point."""
+        out = [Deadline(kind=kind, unit=unit, due=due, token=self.version)]
+        warn_at = self.rule.warn_at
+        if warn_at is not None and kind != "rating":
+            point = utc(self.calendar.point(start, due, warn_at))
+            if start < point < due:
+                out.append(
+                    Deadline(
+                        kind=kind, unit=unit, due=point, token=self.version, warning=True,
+                        limit_due=due,
+                    )
+                )
+        return out

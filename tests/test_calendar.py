@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from engine.domain.calendar import Limit, Unit, WorkingCalendar, always_calendar
-from engine.domain.calendar_index import _UNBUILT, _index_range, _plan, _plans
-from engine.domain.calendar_zone import _zone
+from engine.domain.calendar.index import _UNBUILT, _index_range, _plans, plan_of
+from engine.domain.calendar.zone import zone_for
 from engine.rules.calendars import china_calendar, known_data_until
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -463,24 +463,24 @@ def test_known_cases_agree_with_the_reference(start: str, limit: Limit) -> None:
 
 
 def test_index_modes_and_laziness() -> None:
-    assert _zone("Asia/Shanghai").fixed_from is not None  # no transition since 1991, no DST
-    assert _zone("UTC").fixed_from is not None
-    assert _zone("America/New_York").fixed_from is None
+    assert zone_for("Asia/Shanghai").fixed_from is not None  # no transition since 1991, no DST
+    assert zone_for("UTC").fixed_from is not None
+    assert zone_for("America/New_York").fixed_from is None
     cn = china_calendar("fresh", extra_holidays=[date(2026, 3, 2)])
     always = always_calendar("fresh-24x7")
     cn.add(at("2026-03-02 10:00"), wall(4, "hours"))
     cn.point(at("2026-03-02 10:00"), at("2026-03-02 14:00"), 0.5)
     always.add(at("2026-03-02 10:00"), working(2, "days"))
     always.point(at("2026-03-02 10:00"), at("2026-03-02 14:00"), 0.5)
-    assert _plan(always).index is _UNBUILT  # 24x7 calendars never build an index
+    assert plan_of(always).index is _UNBUILT  # 24x7 calendars never build an index
     cn2 = china_calendar("fresh-2", extra_holidays=[date(2026, 3, 3)])
     cn2.add(at("2026-03-02 10:00"), wall(4, "hours"))
-    assert _plan(cn2).index is _UNBUILT  # nor do wall limits
+    assert plan_of(cn2).index is _UNBUILT  # nor do wall limits
     cn2.add(at("2026-03-02 10:00"), working(4, "hours"))
-    index = _plan(cn2).index_of(cn2)
+    index = plan_of(cn2).index_of(cn2)
     assert index is not None and index.fixed
     ny = DST_CALENDARS[0]
-    ny_index = _plan(ny).index_of(ny)
+    ny_index = plan_of(ny).index_of(ny)
     assert ny_index is not None and not ny_index.fixed
 
 

@@ -1,10 +1,10 @@
 """The reference implementation of working-time arithmetic: the day-by-day loops.
 
 Simple enough to be obviously right, too slow for a decision's budget: the indexed fast path
-(``calendar_index``) must agree with these exactly (tests/test_calendar.py checks it on generated
+(``index``) must agree with these exactly (tests/test_calendar.py checks it on generated
 inputs, and benchmarks/calendar_bench.py measures both). They also answer whatever lies outside
 the index. All instants here are UTC; results are aware datetimes in the calendar's zone.
-``WorkingCalendar._slow_*`` delegate to the functions of the same name below.
+``WorkingCalendar._slow_*`` delegate to the ``slow_*`` functions below.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from engine.domain.calendar_common import _MAX_DAYS, _ONE_DAY, _Hours, _require_aware
+from engine.domain.calendar.common import MAX_DAYS, ONE_DAY, Hours, require_aware
 
 if TYPE_CHECKING:
-    from engine.domain.calendar import Limit, WorkingCalendar
+    from engine.domain.calendar.model import Limit, WorkingCalendar
 
 _Span = tuple[tuple[datetime, datetime], ...]
 _NOTHING: _Span = ()
@@ -30,7 +30,7 @@ class _IntervalTable:
 
     __slots__ = ("_days", "_hours", "_tz")
 
-    def __init__(self, zone: str, hours: _Hours) -> None:
+    def __init__(self, zone: str, hours: Hours) -> None:
         self._tz = ZoneInfo(zone)
         self._hours = hours
         self._days: dict[date, _Span] = {}
@@ -51,15 +51,15 @@ class _IntervalTable:
 
 
 @lru_cache(maxsize=64)
-def _interval_table(zone: str, hours: _Hours) -> _IntervalTable:
+def _interval_table(zone: str, hours: Hours) -> _IntervalTable:
     return _IntervalTable(zone, hours)
 
 
 # -- the public operations ---------------------------------------------------------------------
 
 
-def _slow_add(cal: WorkingCalendar, start: datetime, limit: Limit) -> datetime:
-    _require_aware(start, "start")
+def slow_add(cal: WorkingCalendar, start: datetime, limit: Limit) -> datetime:
+    require_aware(start, "start")
     tz = _tz(cal)
     begin = start.astimezone(UTC)
     if not limit.working or cal.always:
@@ -71,9 +71,9 @@ def _slow_add(cal: WorkingCalendar, start: datetime, limit: Limit) -> datetime:
     return _slow_consume(cal, begin, timedelta(seconds=limit.seconds)).astimezone(tz)
 
 
-def _slow_point(cal: WorkingCalendar, start: datetime, end: datetime, fraction: float) -> datetime:
-    _require_aware(start, "start")
-    _require_aware(end, "end")
+def slow_point(cal: WorkingCalendar, start: datetime, end: datetime, fraction: float) -> datetime:
+    require_aware(start, "start")
+    require_aware(end, "end")
     if math.isnan(fraction) or not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be within 0..1, got {fraction}")
     tz = _tz(cal)
@@ -88,9 +88,9 @@ def _slow_point(cal: WorkingCalendar, start: datetime, end: datetime, fraction: 
     return min(max(result, lo), hi).astimezone(tz)
 
 
-def _slow_working_seconds_between(cal: WorkingCalendar, start: datetime, end: datetime) -> float:
-    _require_aware(start, "start")
-    _require_aware(end, "end")
+def slow_working_seconds_between(cal: WorkingCalendar, start: datetime, end: datetime) -> float:
+    require_aware(start, "start")
+    require_aware(end, "end")
     lo, hi = start.astimezone(UTC), end.astimezone(UTC)
     if cal.always:
         return max(hi - lo, timedelta(0)).total_seconds()
@@ -125,7 +125,7 @@ def _slow_consume(cal: WorkingCalendar, start: datetime, amount: timedelta) -> d
         return start
     remaining = amount
     day, intervals = _local_date(cal, start), _intervals(cal)
-    for _ in range(_MAX_DAYS):
+    for _ in range(MAX_DAYS):
         for a, b in intervals(day):
             lo = max(a, start)
             if lo >= b:
@@ -134,19 +134,19 @@ def _slow_consume(cal: WorkingCalendar, start: datetime, amount: timedelta) -> d
             if remaining <= available:
                 return lo + remaining
             remaining -= available
-        day += _ONE_DAY
-    raise ValueError(f"{amount} of working time not reached within {_MAX_DAYS} days")
+        day += ONE_DAY
+    raise ValueError(f"{amount} of working time not reached within {MAX_DAYS} days")
 
 
 def _slow_locate(cal: WorkingCalendar, moment: datetime) -> datetime:
     """``moment`` if inside working time (half-open intervals), else the next opening."""
     day, intervals = _local_date(cal, moment), _intervals(cal)
-    for _ in range(_MAX_DAYS):
+    for _ in range(MAX_DAYS):
         for a, b in intervals(day):
             if moment < b:
                 return max(a, moment)
-        day += _ONE_DAY
-    raise ValueError(f"no working time within {_MAX_DAYS} days of {moment.isoformat()}")
+        day += ONE_DAY
+    raise ValueError(f"no working time within {MAX_DAYS} days of {moment.isoformat()}")
 
 
 def _slow_add_days(cal: WorkingCalendar, start: datetime, count: int) -> datetime:
@@ -155,10 +155,10 @@ def _slow_add_days(cal: WorkingCalendar, start: datetime, count: int) -> datetim
     day, time_of_day = local.date(), local.time()
     remaining, scanned = count, 0
     while remaining:
-        day += _ONE_DAY
+        day += ONE_DAY
         scanned += 1
-        if scanned > _MAX_DAYS:
-            raise ValueError(f"{count} working days not reached within {_MAX_DAYS} days")
+        if scanned > MAX_DAYS:
+            raise ValueError(f"{count} working days not reached within {MAX_DAYS} days")
         if cal.is_working_day(day):
             remaining -= 1
     # Round-trip through UTC so a wall time inside a DST gap becomes a real instant.
@@ -176,5 +176,5 @@ def _slow_working_between(cal: WorkingCalendar, start: datetime, end: datetime) 
             overlap = min(b, end) - max(a, start)
             if overlap > timedelta(0):
                 total += overlap
-        day += _ONE_DAY
+        day += ONE_DAY
     return total

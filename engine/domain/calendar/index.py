@@ -1,11 +1,11 @@
 """The precomputed working-interval index: the fast path of working-time arithmetic.
 
 A decision calls ``add``/``point`` several times and must cost about 10 µs in all, so the
-day-by-day loops (``calendar_reference``, kept as the reference the tests compare against) are
+day-by-day loops (``reference``, kept as the reference the tests compare against) are
 only the fallback. Each calendar lazily builds an ``_Index``: every working interval from a year
 before its holiday data to five years past it (or past today), laid end to end with running
 totals, so ``N working hours`` is two bisections and ``N working days`` one bisection over the
-working dates. When the zone provably has a fixed UTC offset over that range (``calendar_zone``),
+working dates. When the zone provably has a fixed UTC offset over that range (``zone``),
 the index holds datetimes in the zone itself, which compare and subtract by wall time with no
 conversion in or out; otherwise it holds UTC instants and converts through the zone, as the
 loops do. Wall limits and 24x7 calendars never build an index. Whatever falls outside the
@@ -20,11 +20,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from engine.domain.calendar_common import _MAX_DAYS, _ONE_DAY, _ZERO
-from engine.domain.calendar_zone import _Zone, _zone
+from engine.domain.calendar.common import MAX_DAYS, ONE_DAY, ZERO
+from engine.domain.calendar.zone import Zone, zone_for
 
 if TYPE_CHECKING:
-    from engine.domain.calendar import WorkingCalendar
+    from engine.domain.calendar.model import WorkingCalendar
 
 
 class _Index:
@@ -57,13 +57,13 @@ class _Index:
         "workdays",
     )
 
-    def __init__(self, cal: WorkingCalendar, zone: _Zone, first_day: date, last_day: date):
+    def __init__(self, cal: WorkingCalendar, zone: Zone, first_day: date, last_day: date):
         tz = self.tz = zone.tz
         since = zone.fixed_from
         self.fixed = fixed = (
             since is not None
             and since <= datetime.combine(first_day, time(), tzinfo=tz)
-            and datetime.combine(last_day + _ONE_DAY, time(), tzinfo=tz) <= zone.fixed_until
+            and datetime.combine(last_day + ONE_DAY, time(), tzinfo=tz) <= zone.fixed_until
         )
         self.base = base = first_day.toordinal()
         self.ndays = ndays = last_day.toordinal() - base + 1
@@ -93,8 +93,8 @@ class _Index:
         first.append(len(starts))
         if any(ends[i] > starts[i + 1] for i in range(len(starts) - 1)):
             raise _Unsorted
-        total = [_ZERO]
-        running = _ZERO
+        total = [ZERO]
+        running = ZERO
         for a, b in zip(starts, ends, strict=True):
             running += b - a
             total.append(running)
@@ -123,7 +123,7 @@ class _Index:
     def _consume(self, key: datetime, d0: int, amount: timedelta) -> datetime | None:
         """``_slow_consume``: ``key`` plus ``amount`` of working time, from local date
         ``d0`` (inside the range)."""
-        if amount <= _ZERO:
+        if amount <= ZERO:
             return key
         off, first, n = d0 - self.base, self.first, self.n
         # The loops skip exactly the intervals with ``end <= key``. At a fixed offset all
@@ -142,19 +142,19 @@ class _Index:
             j = bisect_left(total, target, i + 1) - 1
             if j >= n:
                 return None
-        if self.day[j] - d0 >= _MAX_DAYS:
+        if self.day[j] - d0 >= MAX_DAYS:
             return None
         return self.starts[j] + (target - total[j])
 
     def _between(self, lo: datetime, d_lo: int, hi: datetime, d_hi: int) -> timedelta:
         """``_slow_working_between``: working time in ``[lo, hi)`` over local dates d_lo..d_hi."""
         if hi <= lo:
-            return _ZERO
+            return ZERO
         s, e = self.first[d_lo - self.base], self.first[d_hi - self.base + 1]
         i = bisect_right(self.ends, lo, s, e)  # first interval not over at lo
         k = bisect_left(self.starts, hi, i, e)  # first interval not begun by hi
         if i >= k:
-            return _ZERO
+            return ZERO
         found = self.total[k] - self.total[i]
         a, b = self.starts[i], self.ends[k - 1]
         if lo > a:
@@ -195,7 +195,7 @@ class _Index:
             return None
         # ``_slow_locate``: the first interval not over at ``key`` (as in ``_consume``)
         i = bisect_right(self.ends, key, self.first[off], self.first[off + 1] if self.fixed else n)
-        if i >= n or self.day[i] - d0 >= _MAX_DAYS:
+        if i >= n or self.day[i] - d0 >= MAX_DAYS:
             return None
         located = max(self.starts[i], key)
         local = located if self.fixed else located.astimezone(self.tz)
@@ -206,12 +206,12 @@ class _Index:
             if day < self.base or k >= len(workdays):
                 return None
             target = workdays[k]
-            if target - day > _MAX_DAYS:
+            if target - day > MAX_DAYS:
                 return None
         else:
             target = day
         if self.fixed:  # the same wall time, ``target - day`` dates later
-            return located + _ONE_DAY * (target - day)
+            return located + ONE_DAY * (target - day)
         due = datetime.combine(date.fromordinal(target), local.time(), tzinfo=self.tz)
         return due.astimezone(UTC).astimezone(self.tz)
 
@@ -241,15 +241,15 @@ class _Index:
             after = total[k] - (b - hi) if b > hi else total[k]  # ... and up to hi
             working = after - before
         else:
-            working = _ZERO
-        if working <= _ZERO:  # no working time in between: linear in wall time
+            working = ZERO
+        if working <= ZERO:  # no working time in between: linear in wall time
             return self._out(min(max(lo + (hi - lo) * fraction, lo), hi))
         amount = working * fraction
-        if amount <= _ZERO:
+        if amount <= ZERO:
             return self._out(lo)
         target = before + amount  # <= after: the interval lies in i..k-1
         j = bisect_left(total, target, i + 1, k + 1) - 1
-        if self.day[j] - d_lo >= _MAX_DAYS:
+        if self.day[j] - d_lo >= MAX_DAYS:
             return None
         return self._out(min(max(starts[j] + (target - total[j]), lo), hi))
 
@@ -267,21 +267,22 @@ class _Unsorted(Exception):
 
 
 _UNBUILT = object()
+_YEARS_WITHOUT_TABLES = (2020, 2045)  # weekends-only calendars: the years the index covers
 _indexes: dict[tuple[object, ...], _Index | None] = {}
 
 
 def _index_range(cal: WorkingCalendar) -> tuple[date, date]:
-    """A year before the calendar's data to five years past it (or past this year), within
-    forty years of now: beyond, the reference loops answer."""
-    now = datetime.now(UTC).year
-    years = [now]
-    if cal.known_until is not None:
-        years.append(cal.known_until.year)
+    """A year before the calendar's day tables to five years past them; for a calendar without
+    tables, ``_YEARS_WITHOUT_TABLES``. Beyond, the reference loops answer (same results, slower).
+    Derived from the data only: the core reads no wall clock."""
+    years = [cal.known_until.year] if cal.known_until is not None else []
     for days in (cal.holidays, cal.workdays):
         if days:
             years += [min(days).year, max(days).year]
-    first = max(min(years) - 1, now - 40, 1)
-    last = min(max(years) + 5, now + 40, 8999)
+    if not years:
+        return date(_YEARS_WITHOUT_TABLES[0], 1, 1), date(_YEARS_WITHOUT_TABLES[1], 12, 31)
+    first = max(min(years) - 1, 1)
+    last = min(max(years) + 5, 8999)
     return date(first, 1, 1), date(last, 12, 31)
 
 
@@ -292,7 +293,7 @@ def _index_of(cal: WorkingCalendar) -> _Index | None:
     found = _indexes.get(key, _UNBUILT)
     if found is _UNBUILT:
         try:
-            found = _Index(cal, _zone(cal.timezone), first, last)
+            found = _Index(cal, zone_for(cal.timezone), first, last)
         except _Unsorted:
             found = None
         if len(_indexes) >= 16:
@@ -306,7 +307,7 @@ class _Plan:
 
     __slots__ = ("index", "zone")
 
-    def __init__(self, zone: _Zone) -> None:
+    def __init__(self, zone: Zone) -> None:
         self.zone = zone
         self.index: object = _UNBUILT
 
@@ -329,11 +330,11 @@ def _forget(key: int, ref: weakref.ref[WorkingCalendar]) -> None:
         _plans.pop(key, None)
 
 
-def _plan(cal: WorkingCalendar) -> _Plan:
+def plan_of(cal: WorkingCalendar) -> _Plan:
     entry = _plans.get(id(cal))
     if entry is not None and entry[0]() is cal:
         return entry[1]
-    plan = _Plan(_zone(cal.timezone))
+    plan = _Plan(zone_for(cal.timezone))
     key = id(cal)
     _plans[key] = (weakref.ref(cal, partial(_forget, key)), plan)
     return plan

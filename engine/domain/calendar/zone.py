@@ -3,8 +3,8 @@
 Part of the fast path of ``engine.domain.calendar``: when the zone's own TZif data prove a fixed
 UTC offset (Asia/Shanghai since 1991), datetimes in the zone itself compare and subtract by wall
 time with no conversion in or out, so wall limits, 24x7 calendars and the working-interval index
-(``calendar_index``) skip ``astimezone``. Otherwise everything converts through the zone, as the
-reference loops (``calendar_reference``) do.
+(``index``) skip ``astimezone``. Otherwise everything converts through the zone, as the
+reference loops (``reference``) do.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from engine.domain.calendar_common import _ONE_DAY
+from engine.domain.calendar.common import ONE_DAY
 
 # A POSIX TZ footer with a standard time only (``CST-8``, ``<+08>-8``): no daylight saving rule.
 _STANDARD_ONLY = re.compile(r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]+>)[+-]?\d{1,2}(?::\d{2}){0,2}")
-# Wall times, naive here; ``_Zone`` attaches the zone.
+# Wall times, naive here; ``Zone`` attaches the zone.
 _FIXED_UNTIL = datetime(9000, 1, 1)  # noqa: DTZ001 - far enough, clear of datetime.max
 _UNIX_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001
 
@@ -43,7 +43,7 @@ def _fixed_since(tz: ZoneInfo) -> datetime | None:
         if footer is None or not _STANDARD_ONLY.fullmatch(footer.decode("ascii")):
             return None
         if transitions:
-            since = _UNIX_EPOCH + timedelta(seconds=max(transitions)) + 2 * _ONE_DAY
+            since = _UNIX_EPOCH + timedelta(seconds=max(transitions)) + 2 * ONE_DAY
         else:
             since = datetime(1900, 1, 1)  # noqa: DTZ001 - a naive UTC wall time
         offset = since.replace(tzinfo=UTC).astimezone(tz).utcoffset()
@@ -56,7 +56,7 @@ def _fixed_since(tz: ZoneInfo) -> datetime | None:
     return local if local < _FIXED_UNTIL else None
 
 
-class _Zone:
+class Zone:
     """A zone by name: the (cached) ``ZoneInfo`` and where it provably has a fixed offset.
 
     ``fixed_from``/``fixed_until`` are aware datetimes in the zone. Aware datetimes sharing a
@@ -106,5 +106,5 @@ class _Zone:
 
 
 @lru_cache(maxsize=64)
-def _zone(name: str) -> _Zone:
-    return _Zone(name)
+def zone_for(name: str) -> Zone:
+    return Zone(name)

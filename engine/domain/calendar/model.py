@@ -1,37 +1,4 @@
-"""Time limits and working-time arithmetic.
-
-A limit is either wall time (``30m``, ``4h``, ``7d``: 24x7) or working time (``2 working hours``,
-``3 working days``) counted in a ``WorkingCalendar``: working hours in a time zone, weekends,
-China's public holidays and make-up working days (调休). The calendar's day tables are data
-handed in by the rules layer (from ``chinese-calendar`` plus YAML overrides); this module only
-does arithmetic, so the core stays pure and testable.
-
-Semantics (the README's guide repeats them for operators):
-- ``N working hours/minutes/seconds``: consume N of working time, counting only the working
-  intervals of working days.
-- ``N working days``: from the start, move to working time if outside it, then step N working
-  days forward keeping the time of day (a Friday 16:00 start plus 1 working day is the next
-  working day at 16:00).
-- A calendar with ``always=True`` treats working time as wall time (24x7).
-- ``known_until`` is the last date the day tables are known for; a deadline past it is computed
-  with weekends only and flagged by ``beyond_known``: the caller must warn loudly.
-
-Boundaries: working intervals are half-open ``[start, end)`` for deciding whether a moment is
-inside working time (a start at exactly 17:30 is outside and moves to the next opening), but a
-working-time deadline that consumes an interval to its very end is that end (10:00 plus 2
-working hours with a 12:00 lunch break is 12:00, not 13:30). All arithmetic is done on UTC
-instants; results are aware datetimes in the calendar's zone.
-
-Speed: a decision calls ``add``/``point`` several times and must cost about 10 µs in all. This
-module holds the models and the public arithmetic; the work is split by responsibility:
-- ``calendar_index``: the precomputed working-interval index, the fast path (two bisections
-  for ``N working hours``, one for ``N working days``), built lazily per calendar;
-- ``calendar_zone``: where a zone provably keeps one UTC offset, so wall time needs no
-  conversion (wall limits and 24x7 calendars never build an index);
-- ``calendar_reference``: the day-by-day loops (``_slow_*``), the reference the tests compare
-  the fast path against and the fallback for whatever falls outside the index;
-- ``calendar_common``: the scan bound and awareness check they all share.
-"""
+"""The calendar's models and public arithmetic (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -42,14 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, field_validator, model_validator
 
-from engine.domain import calendar_reference as reference
-from engine.domain.calendar_common import _Hours, _require_aware
-from engine.domain.calendar_index import _plan
+from engine.domain.calendar import reference
+from engine.domain.calendar.common import Hours, require_aware
+from engine.domain.calendar.index import plan_of
 
 Unit = Literal["seconds", "minutes", "hours", "days"]
 
 #: Office hours of a Chinese government office: 09:00-12:00 and 13:30-17:30 (7 hours a day).
-DEFAULT_HOURS: _Hours = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
+DEFAULT_HOURS: Hours = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
 
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
@@ -108,7 +75,7 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
 
     @field_validator("hours")
     @classmethod
-    def _valid_hours(cls, value: _Hours) -> _Hours:
+    def _valid_hours(cls, value: Hours) -> Hours:
         previous_end: time | None = None
         for begin, end in value:
             if begin.tzinfo is not None or end.tzinfo is not None:
@@ -144,8 +111,8 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
 
     def add(self, start: datetime, limit: Limit) -> datetime:
         """The deadline for ``limit`` counted from ``start`` (aware datetime in, aware out)."""
-        _require_aware(start, "start")
-        plan = _plan(self)
+        require_aware(start, "start")
+        plan = plan_of(self)
         if not limit.working or self.always:
             return plan.zone.wall_add(start, _delta(limit))
         if limit.amount < 0:
@@ -165,11 +132,11 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
 
     def point(self, start: datetime, end: datetime, fraction: float) -> datetime:
         """The instant when ``fraction`` of the (working) time between start and end has passed."""
-        _require_aware(start, "start")
-        _require_aware(end, "end")
+        require_aware(start, "start")
+        require_aware(end, "end")
         if math.isnan(fraction) or not 0.0 <= fraction <= 1.0:
             raise ValueError(f"fraction must be within 0..1, got {fraction}")
-        plan = _plan(self)
+        plan = plan_of(self)
         try:
             if self.always:
                 found = plan.zone.linear(start, end, fraction)
@@ -183,10 +150,10 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
     def working_seconds_between(self, start: datetime, end: datetime) -> float:
         """Seconds of working time in ``[start, end)`` (wall seconds for a 24x7 calendar); 0 if
         ``end`` is not after ``start``."""
-        _require_aware(start, "start")
-        _require_aware(end, "end")
+        require_aware(start, "start")
+        require_aware(end, "end")
         if not self.always:
-            index = _plan(self).index_of(self)
+            index = plan_of(self).index_of(self)
             if index is not None:
                 try:
                     found = index.seconds_between(start, end)
@@ -198,23 +165,23 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
 
     def beyond_known(self, moment: datetime) -> bool:
         """True when ``moment`` falls past the day tables this calendar knows."""
-        _require_aware(moment, "moment")
+        require_aware(moment, "moment")
         if self.known_until is None:
             return False
-        return moment.astimezone(_plan(self).zone.tz).date() > self.known_until
+        return moment.astimezone(plan_of(self).zone.tz).date() > self.known_until
 
-    # -- reference implementation: the day-by-day loops (``calendar_reference``) -----------
+    # -- reference implementation: the day-by-day loops (``reference``) -----------
     # The fast path above must agree with these exactly (tests/test_calendar.py checks it on
     # generated inputs); they also answer whatever lies outside the index.
 
     def _slow_add(self, start: datetime, limit: Limit) -> datetime:
-        return reference._slow_add(self, start, limit)
+        return reference.slow_add(self, start, limit)
 
     def _slow_point(self, start: datetime, end: datetime, fraction: float) -> datetime:
-        return reference._slow_point(self, start, end, fraction)
+        return reference.slow_point(self, start, end, fraction)
 
     def _slow_working_seconds_between(self, start: datetime, end: datetime) -> float:
-        return reference._slow_working_seconds_between(self, start, end)
+        return reference.slow_working_seconds_between(self, start, end)
 
 
 def always_calendar(name: str = "24x7") -> WorkingCalendar:

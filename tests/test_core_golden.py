@@ -3,7 +3,13 @@
 tests/testdata/core-golden/decisions.jsonl.gz holds every decision (emitted events, counts,
 warnings) and every final state of 3,000 generated issues around National Day 2026, recorded
 from the core before its speed work (issue 10). Any change to the core must reproduce it line
-for line; a deliberate change regenerates it (see generate.py) in the same commit.
+for line; a deliberate change regenerates it (see generate.py) in the same commit, or, where
+it only drops a field, is listed in ``DROPPED`` and compared field for field.
+
+Deliberate changes since the recording:
+- ``state.last_emitted`` is gone from the core's state (the events a trigger produced are the
+  shell's outbox now, stored beside the state; they still appear, unchanged, in the decision
+  lines). Recorded final states are compared without it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,16 @@ from itertools import zip_longest
 from pathlib import Path
 
 GOLDEN = Path(__file__).parent / "testdata" / "core-golden"
+DROPPED = {"state": ("last_emitted",)}  # line kind -> fields of its object no longer written
+
+
+def _without_dropped(line: str) -> str:
+    doc = json.loads(line)
+    for kind, fields in DROPPED.items():
+        if kind in doc and isinstance(doc[kind], dict):
+            for name in fields:
+                doc[kind].pop(name, None)
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def test_the_core_reproduces_the_recorded_decisions_line_for_line() -> None:
@@ -26,6 +42,8 @@ def test_the_core_reproduces_the_recorded_decisions_line_for_line() -> None:
         recorded = f.read().splitlines()
     assert len(recorded) > 20_000
     for n, (want, got) in enumerate(zip_longest(recorded, generate.lines()), start=1):
+        if want != got and want and got and _without_dropped(want) == _without_dropped(got):
+            continue
         if want != got:
             w = json.loads(want) if want else {}
             g = json.loads(got) if got else {}

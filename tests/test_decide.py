@@ -186,8 +186,8 @@ def test_an_event_that_does_not_fit_changes_nothing_but_is_counted(kind, data, r
     assert (d.result, d.reason, d.emit) == ("unfit", reason, ())
     after = r.states["A"]
     assert after.unfit == 1 and after.version == before.version
-    assert after.model_dump(exclude={"unfit", "seen", "last_trigger", "last_emitted"}) == (
-        before.model_dump(exclude={"unfit", "seen", "last_trigger", "last_emitted"})
+    assert after.model_dump(exclude={"unfit", "seen", "last_trigger"}) == (
+        before.model_dump(exclude={"unfit", "seen", "last_trigger"})
     )
 
 
@@ -199,16 +199,25 @@ def test_events_after_closure_change_nothing() -> None:
     assert d.state is not None and d.state.status == "closed" and d.state.version == closed.version
 
 
-def test_a_duplicate_event_changes_nothing_and_resends_what_the_last_one_produced() -> None:
+def test_a_duplicate_event_or_deadline_changes_and_emits_nothing() -> None:
+    # (re-sending what it produced is the shell's: the outbox stored beside the state)
     rules = ruleset()
     first = raised("A", T0)
     d1 = decide(None, first, rules, T0)
+    assert d1.emit
     d2 = decide(d1.state, first, rules, T0)
-    assert d2.result == "duplicate" and d2.state == d1.state and d2.emit == d1.emit
+    assert d2.result == "duplicate" and d2.state == d1.state and d2.emit == ()
     ack = event("acknowledged", "A", T0 + M, unit="jinan-g1")
     d3 = decide(d2.state, ack, rules, T0 + M)
-    d4 = decide(d3.state, first, rules, T0 + M)  # an older duplicate: nothing to re-send
+    d4 = decide(d3.state, first, rules, T0 + M)  # an older duplicate
     assert d4.result == "duplicate" and d4.emit == () and d4.state == d3.state
+    assert d3.state is not None
+    due = min(d3.state.deadlines, key=lambda d: d.due)
+    tick = DeadlineReached(issue_id="A", due=due.due, token=due.token)
+    d5 = decide(d3.state, tick, rules, due.due)
+    assert d5.result == "accepted" and d5.emit
+    d6 = decide(d5.state, tick, rules, due.due)  # the same tick again
+    assert d6.result == "duplicate" and d6.emit == () and d6.state == d5.state
 
 
 def test_a_stale_deadline_token_is_a_no_op() -> None:

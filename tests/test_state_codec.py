@@ -42,7 +42,10 @@ def _generator() -> ModuleType:
     return module
 
 
-EXPECTED: list[tuple[int, IssueState]] = list(_generator().states())  # by the current core
+# by the current core: (partition, state) and the events each of those decisions emitted
+_DECISIONS = list(_generator().decisions())
+EXPECTED: list[tuple[int, IssueState]] = [(p, s) for p, s, _ in _DECISIONS]
+EMITTED: list[tuple[Any, ...]] = [e for _, _, e in _DECISIONS]
 
 
 def lines(path: Path) -> list[bytes]:
@@ -91,12 +94,10 @@ def _trigger(key: str) -> tuple[object, ...]:
     return ("deadline", token, datetime.fromisoformat(due))
 
 
-def _comparable(state: IssueState, untyped: bool) -> dict[str, Any]:
+def _comparable(state: IssueState) -> dict[str, Any]:
     fields = state.model_dump()  # datetimes stay datetimes: equal instants compare equal
     fields["deadlines"] = sorted(state.deadlines)  # the old core ordered re-armed ones otherwise
     fields["last_trigger"] = _trigger(state.last_trigger)
-    if untyped:
-        del fields["last_emitted"]
     return fields
 
 
@@ -105,7 +106,7 @@ def test_every_line_decodes_to_the_state_the_current_core_holds(path: Path) -> N
     raws = lines(path)
     assert len(raws) == len(EXPECTED)
     untyped = path.name in UNTYPED_RESEND
-    for raw, (partition, expected) in zip(raws, EXPECTED, strict=True):
+    for raw, (partition, expected), emitted in zip(raws, EXPECTED, EMITTED, strict=True):
         stored = decode(raw)
         state = stored.state
         assert stored.partition == partition
@@ -113,14 +114,18 @@ def test_every_line_decodes_to_the_state_the_current_core_holds(path: Path) -> N
             expected.issue_id, expected.version, expected.status, expected.level, expected.units)
         assert sorted(state.deadlines) == sorted(expected.deadlines)
         assert (state.path, state.reports) == (expected.path, expected.reports)
+        assert _comparable(state) == _comparable(expected)
+        # what a redelivery of the last trigger re-sends: the old state's ``last_emitted`` (or
+        # the v1 outbox), now the outbox, answering that trigger
         if untyped:
-            assert state.last_emitted == ()  # type and data were never written: unrecoverable
+            assert stored.outbox == ()  # type and data were never written: unrecoverable
         else:
-            assert [(type(e), e.id) for e in state.last_emitted] == [
-                (type(e), e.id) for e in expected.last_emitted]
-        assert _comparable(state, untyped) == _comparable(expected, untyped)
-        if path.name.startswith("v0-"):
-            assert (stored.outbox, stored.keys) == ((), ())
+            assert [(type(e), e.id) for e in stored.outbox] == [
+                (type(e), e.id) for e in emitted]
+        if stored.outbox:
+            assert stored.keys == (state.last_trigger,)
+        else:
+            assert stored.keys == ()
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
@@ -137,7 +142,7 @@ def test_the_fixtures_cover_a_whole_lifecycle() -> None:
     states = [s for _, s in EXPECTED]
     assert {s.status for s in states} == {"open", "resolved", "closed"}
     assert {s.level for s in states} == {"grid", "village", "street", "department"}
-    assert {e.type for s in states for e in s.last_emitted} == {
+    assert {e.type for emitted in EMITTED for e in emitted} == {
         "issue.assigned", "issue.warning", "issue.overdue", "issue.escalated", "issue.reopened",
         "issue.closed"}
     assert any(s.reopens for s in states) and any(s.hint_departments for s in states)
@@ -146,34 +151,43 @@ def test_the_fixtures_cover_a_whole_lifecycle() -> None:
     assert {s.entry_reason for s in states} >= {"raised", "respond_overdue", "whistle"}
 
 
-def test_the_v1_fixture_has_outboxes() -> None:
-    decoded = [decode(raw) for raw in lines(STATES / "v1-lifecycle.jsonl")]
+@pytest.mark.parametrize("name", ["v1-lifecycle.jsonl", "v2-lifecycle.jsonl"])
+def test_the_fixtures_since_v1_have_outboxes(name: str) -> None:
+    decoded = [decode(raw) for raw in lines(STATES / name)]
     assert any(s.outbox and s.keys for s in decoded)
     assert any(not s.outbox and not s.keys for s in decoded)
 
 
-# --- the v1 layout ----------------------------------------------------------------------------
+def test_v1_kept_re_send_events_in_the_state_and_v2_keeps_none_there() -> None:
+    v1 = [json.loads(raw) for raw in lines(STATES / "v1-lifecycle.jsonl")]
+    v2 = [json.loads(raw) for raw in lines(STATES / "v2-lifecycle.jsonl")]
+    assert any(doc["s"]["last_emitted"] and "o" not in doc for doc in v1)
+    assert not any("last_emitted" in doc["s"] for doc in v2)
+
+
+# --- the current layout -----------------------------------------------------------------------
 
 
 def test_encode_writes_the_documented_object() -> None:
     partition, state = EXPECTED[7]
-    assert state.last_emitted
+    emitted = EMITTED[7]
+    assert emitted
     bare = json.loads(encode(Stored(partition, state)))
-    assert bare == {"v": 1, "p": partition, "s": state.model_dump(mode="json")}
-    full = json.loads(encode(Stored(partition, state, state.last_emitted, ("k1", "k2"))))
+    assert bare == {"v": 2, "p": partition, "s": state.model_dump(mode="json")}
+    full = json.loads(encode(Stored(partition, state, emitted, ("k1", "k2"))))
     assert full == {
-        "v": 1,
+        "v": 2,
         "p": partition,
         "s": state.model_dump(mode="json"),
-        "o": [e.model_dump(mode="json") for e in state.last_emitted],
+        "o": [e.model_dump(mode="json") for e in emitted],
         "k": ["k1", "k2"],
     }
     assert list(full) == ["v", "p", "s", "o", "k"]
 
 
-def test_a_v1_object_in_another_key_order_reads_too() -> None:
+def test_a_current_object_in_another_key_order_reads_too() -> None:
     partition, state = EXPECTED[7]
-    stored = Stored(partition, state, state.last_emitted, ("k",))
+    stored = Stored(partition, state, EMITTED[7], ("k",))
     doc = json.loads(encode(stored))
     reordered = json.dumps({key: doc[key] for key in reversed(list(doc))}).encode()
     assert decode(reordered) == stored
@@ -191,7 +205,7 @@ def _replayed(h: Any) -> Iterator[IssueState]:
 @given(history, st.data())
 def test_every_stored_value_survives_its_round_trip(h: Any, data: st.DataObject) -> None:
     states = list(_replayed(h))
-    outbox = tuple(e for s in states for e in s.last_emitted)
+    outbox = tuple(e for d in replay(build(*h), END)[1] for e in d.emit)
     assert outbox  # every history raises two issues
     for state in states:
         stored = Stored(
@@ -206,9 +220,9 @@ def test_every_stored_value_survives_its_round_trip(h: Any, data: st.DataObject)
 # --- quarantine -------------------------------------------------------------------------------
 
 
-def _v1_doc() -> dict[str, Any]:
+def _current_doc() -> dict[str, Any]:
     partition, state = EXPECTED[7]
-    doc: dict[str, Any] = json.loads(encode(Stored(partition, state, state.last_emitted, ("k",))))
+    doc: dict[str, Any] = json.loads(encode(Stored(partition, state, EMITTED[7], ("k",))))
     return doc
 
 
@@ -228,13 +242,14 @@ def _raw(doc: Any) -> bytes:
         (b"\"text\"", "not a JSON object but a string"),
         (b"17", "not a JSON object but a number"),
         (b"{\"v\": 99, \"p\": 0, \"s\": {}}",
-         "written by a newer format version 99; this worker reads up to 1"),
+         "written by a newer format version 99; this worker reads up to 2"),
         (b"{\"v\": true, \"p\": 0, \"s\": {}}", "not a non-negative integer"),
         (b"{\"v\": \"1\", \"p\": 0, \"s\": {}}", "not a non-negative integer"),
         (b"{\"v\": -1, \"p\": 0, \"s\": {}}", "not a non-negative integer"),
-        (b"{\"p\": 0}", "format v0 upcast to v1: s: Field required"),
-        (b"{\"v\": 1, \"p\": 0}", "format v1: s: Field required"),
-        (b"{\"v\":1,\"p\":0}", "format v1: s: Field required"),
+        (b"{\"p\": 0}", "format v0 upcast to v2: s: Field required"),
+        (b"{\"v\": 1, \"p\": 0}", "format v1 upcast to v2: s: Field required"),
+        (b"{\"v\": 2, \"p\": 0}", "format v2: s: Field required"),
+        (b"{\"v\":2,\"p\":0}", "format v2: s: Field required"),
     ],
 )
 def test_undecodable_values_are_quarantined_with_a_reason(raw: bytes, words: str) -> None:
@@ -242,9 +257,9 @@ def test_undecodable_values_are_quarantined_with_a_reason(raw: bytes, words: str
 
 
 def test_newer_version_reason_is_exact() -> None:
-    doc = _v1_doc() | {"v": 99}
+    doc = _current_doc() | {"v": 99}
     reason = assert_quarantined(_raw(doc)).reason
-    assert reason == "written by a newer format version 99; this worker reads up to 1"
+    assert reason == "written by a newer format version 99; this worker reads up to 2"
 
 
 @pytest.mark.parametrize(
@@ -261,13 +276,13 @@ def test_newer_version_reason_is_exact() -> None:
         (lambda d: d["s"].pop("issue_id"), "s.issue_id"),
     ],
 )
-def test_a_v1_object_with_a_wrong_field_is_quarantined_without_its_values(
+def test_a_current_object_with_a_wrong_field_is_quarantined_without_its_values(
     change: Any, where: str
 ) -> None:
-    doc = _v1_doc()
+    doc = _current_doc()
     change(doc)
     reason = assert_quarantined(_raw(doc)).reason
-    assert reason.startswith(f"format v1: {where}")
+    assert reason.startswith(f"format v2: {where}")
     assert TITLE not in reason and "张三" not in reason and "seven" not in reason
 
 
@@ -275,7 +290,7 @@ def test_a_v0_object_with_a_wrong_field_is_quarantined_after_its_upcast() -> Non
     doc = json.loads(lines(STATES / "v0-1a4a3d4-step.jsonl")[0])
     doc["s"]["level"] = TITLE
     reason = assert_quarantined(_raw(doc)).reason
-    assert reason.startswith("format v0 upcast to v1: s.level")
+    assert reason.startswith("format v0 upcast to v2: s.level")
     assert "张三" not in reason
 
 
@@ -306,14 +321,16 @@ def test_decode_raises_only_undecodable_state_on_random_bytes(raw: bytes) -> Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(json_values, st.sampled_from(["", "v", "p", "s", "o", "k"]), st.sampled_from([0, 1]))
+@given(json_values, st.sampled_from(["", "v", "p", "s", "o", "k"]), st.sampled_from([0, 1, 2]))
 def test_decode_raises_only_undecodable_state_on_random_json(
     value: Any, key: str, version: int
 ) -> None:
-    """Random JSON alone, or in place of one field of a real value of either version."""
+    """Random JSON alone, or in place of one field of a real value of any version."""
     if not isinstance(value, dict):
         assert_quarantined(_raw(value))
-    doc = _v1_doc() if version else json.loads(lines(STATES / "v0-1a4a3d4-step.jsonl")[9])
+    doc = (_current_doc() if version == 2 else
+           json.loads(lines(STATES / ("v1-lifecycle.jsonl" if version else
+                                      "v0-1a4a3d4-step.jsonl"))[9]))
     if key:
         doc[key] = value
     else:
@@ -327,33 +344,44 @@ def test_decode_raises_only_undecodable_state_on_random_json(
 # --- upcast -----------------------------------------------------------------------------------
 
 
-def test_upcast_of_a_v0_object_with_step_is_a_valid_v1_object() -> None:
+def test_upcast_of_a_v0_object_with_step_is_a_valid_current_object() -> None:
     raw = lines(STATES / "v0-1a4a3d4-step.jsonl")[12]
     doc = json.loads(raw)
     before = json.loads(raw)
-    assert "step" in doc["s"] and "v" not in doc
+    assert "step" in doc["s"] and "v" not in doc and doc["s"]["last_emitted"]
     current = upcast(doc)
     assert doc == before  # the input is not changed
-    assert current["v"] == 1 and "step" not in current["s"]
-    assert set(current) == {"v", "p", "s"}
+    assert current["v"] == FORMAT_VERSION and "step" not in current["s"]
+    assert "last_emitted" not in current["s"]
+    assert current["o"] == doc["s"]["last_emitted"] and current["k"] == [doc["s"]["last_trigger"]]
     stored = decode(_raw(current))
     assert stored == decode(raw)
-    assert stored.state.last_emitted
+    assert stored.outbox and stored.keys == (stored.state.last_trigger,)
 
 
 def test_upcast_drops_untyped_resend_events_only() -> None:
     for raw in lines(STATES / "v0-1058fb2-step-untyped-resend.jsonl"):
-        assert upcast(json.loads(raw))["s"]["last_emitted"] == []
-    typed = [upcast(json.loads(raw))["s"]["last_emitted"]
-             for raw in lines(STATES / "v0-e879155-no-step.jsonl")]
+        current = upcast(json.loads(raw))
+        assert "last_emitted" not in current["s"] and "o" not in current and "k" not in current
+    typed = [upcast(json.loads(raw)).get("o") for raw in lines(STATES / "v0-e879155-no-step.jsonl")]
     assert any(typed)
 
 
+def test_upcast_v1_to_v2_keeps_a_v1_outbox_over_the_state_s_re_send_events() -> None:
+    v1 = [json.loads(raw) for raw in lines(STATES / "v1-lifecycle.jsonl")]
+    both = next(doc for doc in v1 if "o" in doc and doc["s"]["last_emitted"])
+    bare = next(doc for doc in v1 if "o" not in doc and doc["s"]["last_emitted"])
+    assert upcast(both)["o"] == both["o"] and upcast(both)["k"] == both["k"]
+    assert upcast(bare)["o"] == bare["s"]["last_emitted"]
+    assert upcast(bare)["k"] == [bare["s"]["last_trigger"]]
+    assert "o" not in upcast(next(doc for doc in v1 if not doc["s"]["last_emitted"]))
+
+
 def test_upcast_returns_a_current_object_as_it_is() -> None:
-    doc = _v1_doc()
+    doc = _current_doc()
     assert upcast(doc) is doc
 
 
 def test_upcast_refuses_a_newer_version() -> None:
-    with pytest.raises(UndecodableState, match="newer format version 2"):
-        upcast({"v": 2, "p": 0, "s": {}})
+    with pytest.raises(UndecodableState, match="newer format version 3"):
+        upcast({"v": 3, "p": 0, "s": {}})

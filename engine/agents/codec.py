@@ -5,16 +5,17 @@ Stored state format
 
 Each issue is one value in the Faust table, keyed by its id: UTF-8 JSON bytes of ::
 
-    {"v": 1, "p": <partition>, "s": <IssueState>, "o": [<outbound event>...], "k": [<key>...]}
+    {"v": 2, "p": <partition>, "s": <IssueState>, "o": [<outbound event>...], "k": [<key>...]}
 
 ``v`` is the format version (:data:`FORMAT_VERSION`); ``p`` the partition the issue lives on (so
 a partition's deadline index can be rebuilt from the table alone); ``s`` the issue's state as
 ``IssueState.model_dump(mode="json")`` (deadlines as ``[kind, unit, due, token, warning,
-limit_due]`` arrays); ``o`` the outbound events decided but not yet known to be sent (the
-discriminated ``OutboundEvent`` union, ``type`` included), and ``k`` the trigger keys that
-outbox answers. ``o`` and ``k`` are left out when empty. :func:`decode` reads any version up to
-the current one: :func:`upcast` takes an older object one version at a time through
-:data:`UPCASTERS` (n -> n+1) to the current version, which is then validated. A value no
+limit_due]`` arrays); ``o`` the outbound events the last batch that changed the issue produced
+for it (the discriminated ``OutboundEvent`` union, ``type`` included), re-sent when one of its
+triggers is redelivered, and ``k`` those trigger keys. ``o`` and ``k`` are left out when
+empty. :func:`decode` reads any version up to the current one: :func:`upcast` takes an older
+object one version at a time through :data:`UPCASTERS` (n -> n+1) to the current version, which
+is then validated. A value no
 upcaster can read raises :class:`UndecodableState` (never anything else), so the caller can set
 it aside and carry on with the partition's other issues.
 
@@ -42,8 +43,16 @@ Version history (the real bytes of each are in ``tests/testdata/states/``):
   redelivered tick, which is harmless (that deadline is gone from the state, so the tick is
   stale). The fixture ``v0-97ce9df-before-store.jsonl`` wraps such states for that test.
 
-* **v1** (this code): ``"v": 1`` and the optional outbox ``o``/``k``. Upcaster 0 -> 1: drop
-  ``s.step`` (written, never read), drop an untyped ``s.last_emitted``, no outbox.
+* **v1** (b6b04d1 and before, back to the codec): ``"v": 1`` and the optional outbox ``o``/``k``,
+  written only when a batch applied several triggers to the issue; otherwise the state's own
+  ``s.last_emitted`` held what its last trigger ``s.last_trigger`` produced. Upcaster 0 -> 1:
+  drop ``s.step`` (written, never read), drop an untyped ``s.last_emitted``, no outbox.
+
+* **v2** (this code): the state has no ``last_emitted`` (open issues in memory carry no events),
+  and ``o``/``k`` are written whenever the batch emitted anything for the issue. Upcaster
+  1 -> 2: without ``o``, a non-empty ``s.last_emitted`` becomes ``o`` with ``k`` =
+  ``[s.last_trigger]`` (exactly what v1 would have re-sent); with ``o`` it is dropped (``o``
+  already holds the batch's whole output, those events included).
 
 The rule for the next change to anything a stored value holds (``IssueState`` or the models in
 it, the outbound events, this envelope): bump :data:`FORMAT_VERSION`, add the upcaster from the
@@ -66,7 +75,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from engine.domain.events import OutboundEvent
 from engine.domain.state import IssueState
 
-FORMAT_VERSION: int = 1  # the version this code writes
+FORMAT_VERSION: int = 2  # the version this code writes
 
 _MAX_ERRORS = 3  # validation errors named in a reason
 
@@ -90,23 +99,23 @@ class UndecodableState(Exception):
 
 
 @with_config(ConfigDict(extra="forbid"))
-class _V1(TypedDict):
+class _V2(TypedDict):
     """The current format's object: one schema validates and serialises it."""
 
-    v: Literal[1]
+    v: Literal[2]
     p: Annotated[int, Strict()]
     s: IssueState
     o: NotRequired[tuple[OutboundEvent, ...]]
     k: NotRequired[tuple[Annotated[str, Strict()], ...]]
 
 
-_CURRENT = TypeAdapter(_V1)
+_CURRENT = TypeAdapter(_V2)
 _CURRENT_PREFIX = b'{"v":%d,' % FORMAT_VERSION  # how encode starts every value
 
 
 def encode(stored: Stored) -> bytes:
     """The current format's bytes (JSON, UTF-8) of ``stored``; an empty outbox and keys left out."""
-    doc: _V1 = {"v": 1, "p": stored.partition, "s": stored.state}
+    doc: _V2 = {"v": 2, "p": stored.partition, "s": stored.state}
     if stored.outbox:
         doc["o"] = tuple(stored.outbox)
     if stored.keys:
@@ -153,7 +162,7 @@ def _decode(raw: bytes) -> Stored:
     raise UndecodableState(f"format v{version}{upcasted}: {_summary(first)}")
 
 
-def _stored(doc: _V1) -> Stored:
+def _stored(doc: _V2) -> Stored:
     return Stored(doc["p"], doc["s"], doc.get("o", ()), doc.get("k", ()))
 
 
@@ -209,8 +218,23 @@ def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2: the state's ``last_emitted`` moves to the outbox (if it has none yet)."""
+    out = {**doc, "v": 2}
+    state = out.get("s")
+    if isinstance(state, dict) and "last_emitted" in state:
+        state = dict(state)
+        emitted = state.pop("last_emitted")
+        if "o" not in out and isinstance(emitted, list) and emitted:
+            out["o"] = emitted
+            out["k"] = [state.get("last_trigger", "")]
+        out["s"] = state
+    return out
+
+
 UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _v0_to_v1,
+    1: _v1_to_v2,
 }
 
 

@@ -15,12 +15,11 @@ The protocol (README, "Delivery"):
 
 A crash before step 3 ends re-delivers the batch. Messages whose states were not written are
 decided again, with the same outbound ids (``ISSUE:VERSION:N``). Messages whose state *was*
-written are duplicates to the core, which re-sends only what the issue's *last* trigger
-produced; so when a batch applies several triggers to one issue, the stored value keeps the
-batch's whole output for that issue (its *outbox*, with the trigger keys it answers), and a
-redelivered trigger re-sends the outbox. For ticks the same holds through a per-partition record
-of the tick offsets of the batch and the issues they changed (a tick is not an issue's event,
-so the core cannot recognise it by itself).
+written are duplicates to the core, which changes and emits nothing; so the stored value keeps
+the batch's whole output for that issue (its *outbox*, with the trigger keys it answers), and a
+redelivered trigger among those keys re-sends the outbox. For ticks the same holds through a
+per-partition record of the tick offsets of the batch and the issues they changed (a tick is not
+an issue's event, so the core cannot recognise it by itself).
 """
 
 from __future__ import annotations
@@ -145,7 +144,7 @@ class IssueProcessor:
             if carried is not None:
                 emitted = carried[0] + emitted
                 keys = carried[1] + keys
-            outbox = len(keys) > 1  # one trigger alone: the core's last_emitted re-sends it
+            outbox = bool(emitted)  # what a redelivered trigger of this batch re-sends
             stored = Stored(partition=partition, state=state,
                             outbox=tuple(emitted) if outbox else (),
                             keys=tuple(dict.fromkeys(keys)) if outbox else ())
@@ -213,18 +212,16 @@ class IssueProcessor:
         self.metrics.event(event.type, decision.result)
         key = event_key(event)
         if decision.result == "duplicate":
-            self._resend_duplicate(issue_id, key, decision)
+            self._resend_duplicate(issue_id, key)
             return
         self._apply(msg.partition, state, decision, key)
 
-    def _resend_duplicate(self, issue_id: str, key: str, decision: Decision) -> None:
+    def _resend_duplicate(self, issue_id: str, key: str) -> None:
         if issue_id in self.batch.resent:
             return
         stored = self.store.load(issue_id)
         if stored is not None and key in stored.keys:
             self._resend(issue_id, list(stored.outbox), list(stored.keys))
-        elif decision.emit:
-            self._resend(issue_id, list(decision.emit), [key])  # type: ignore[arg-type]  # the core emits only OutboundEvent members
 
     def _resend(self, issue_id: str, events: list[OutboundEvent], keys: list[str]) -> None:
         self.batch.resent.add(issue_id)
@@ -306,9 +303,6 @@ class IssueProcessor:
                 continue
             if stored.outbox:
                 self._resend(issue_id, list(stored.outbox), list(stored.keys))
-            elif stored.state.last_trigger.startswith("deadline:"):
-                self._resend(issue_id, list(stored.state.last_emitted),
-                             [stored.state.last_trigger])
 
     def _rebuild(self, partitions: set[int]) -> None:
         """One scan of the store for every partition whose index is missing."""

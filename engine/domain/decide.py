@@ -6,9 +6,10 @@ issue; replaying would cost memory and time on every event). Here an issue is on
 snapshot; a decision returns the next snapshot, the events to emit and the counts to add.
 
 Rules of the game:
-- A duplicate event (same CloudEvents source and id) changes nothing; if it was the last event
-  applied, the decision re-sends what it produced (the runtime may have crashed between writing
-  the state and sending the events).
+- A duplicate event (same CloudEvents source and id), or the last deadline applied, changes
+  nothing and emits nothing. Re-sending what it produced (the runtime may have crashed between
+  writing the state and sending the events) is the shell's: it stores a batch's events beside
+  the state (the outbox, ``engine.agents.codec``), so open issues in memory carry none.
 - A ``DeadlineReached`` whose token no longer arms a deadline is stale and changes nothing.
 - Before an inbound fact is applied, every deadline due before its time fires (at its own due
   time), so the outcome does not depend on how promptly the runtime's ticks came.
@@ -18,6 +19,7 @@ Rules of the game:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from sys import intern
 
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft, utc
@@ -50,8 +52,7 @@ def decide(
     """
     key = event_key(event)
     if state is not None and (key in state.seen or key == state.last_trigger):
-        resend = state.last_emitted if key == state.last_trigger else ()
-        return build(Decision, result="duplicate", state=state, emit=resend)
+        return build(Decision, result="duplicate", state=state)
     if state is None:
         if isinstance(event, IssueRaised):
             return _raise(event, rules, key)
@@ -109,7 +110,6 @@ def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
         version=draft.version if changed else state.version,
         seen=seen,
         last_trigger=key,
-        last_emitted=emitted,
         unfit=state.unfit + (result == "unfit"),
     )
     return build(Decision,
@@ -134,9 +134,11 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
     if grid is None:
         return build(Decision, result="rejected", state=None, reason="unknown_grid")
     village = rules.registry.villages[grid.village]
+    # the few categories and severities are shared by every open issue, not one copy each
+    category, severity = intern(data.category), intern(data.severity)
     facts = build(
         Facts,
-        category=data.category, severity=data.severity,
+        category=category, severity=severity,
         reporter=data.reporter.kind if data.reporter else "unknown", source=event.source,
         street=village.street,
     )
@@ -144,15 +146,15 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
     state = build(
         IssueState,
         issue_id=event.subject, version=0, status="open", raised_at=at, grid=grid.id,
-        village=village.id, street=village.street, category=data.category,
-        severity=data.severity, rule=rule.id,
+        village=village.id, street=village.street, category=category,
+        severity=severity, rule=rule.id,
         # a hint naming an unknown department is ignored: labels stay a bounded set
         hint_departments=tuple(d for d in data.departments if d in rules.registry.departments),
         rules_version=rules.version, level=rule.ladder[0].level, units=(),
         entered_at=at, entry_reason="raised", resolve_by=at,
     )
     draft = Draft(state, rules, rule, 1, own=True)
-    draft.count("whistle_issues_raised_total", street=village.street, category=data.category)
+    draft.count("whistle_issues_raised_total", street=village.street, category=category)
     enter(draft, 0, at, "raised")
     return _done(draft, key, "accepted", "")
 

@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.domain.events import OutboundEvent, PathEntry, ReportOutcome, ReportRecord, Severity
+from engine.domain.events import PathEntry, ReportOutcome, ReportRecord, Severity
 from engine.domain.ruleset import Level
 
 DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating"]
@@ -70,10 +70,11 @@ class IssueState(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
 
-    # idempotence: event keys seen, and what the last one produced (re-sent on redelivery)
+    # idempotence: the inbound event keys seen, and the key of the last trigger applied (a
+    # deadline's, which is not among ``seen``). What a trigger produced is not kept here: the
+    # shell stores it beside the state (its outbox) and re-sends it on redelivery.
     seen: tuple[str, ...] = ()
     last_trigger: str = ""
-    last_emitted: tuple[OutboundEvent, ...] = ()
 
     @property
     def next_due(self) -> datetime | None:

@@ -12,13 +12,17 @@ Formats (see ``engine/agents/codec.py`` for what each one is):
 
 * ``v0``: ``engine.agents.store.Stored(p=..., s=...).model_dump_json()`` of that commit
   (the unversioned table value written by every commit before the codec);
-* ``v1``: ``engine.agents.codec.encode(...)`` of this tree, with outboxes and trigger keys;
+* ``v1``: ``engine.agents.codec.encode(...)`` of b6b04d1 (the last commit writing v1), with
+  outboxes and trigger keys, and the state's ``last_emitted``;
+* ``v2``: ``engine.agents.codec.encode(...)`` of this tree: an outbox wherever the decision
+  emitted something, no ``last_emitted``;
 * ``before-store``: for a commit before the first store (456b206), which never wrote a table
   value: the state's own ``model_dump_json()`` in the ``{"p": ..., "s": ...}`` object v0 has.
 
 Rerun (from the repository root; the fixtures are committed, the worktrees are not)::
 
-    for c in 97ce9df 1058fb2 1a4a3d4 e879155; do git worktree add --detach /tmp/old-$c $c; done
+    for c in 97ce9df 1058fb2 1a4a3d4 e879155 b6b04d1; do git worktree add --detach /tmp/old-$c $c
+    done
     PYTHONPATH=/tmp/old-97ce9df .venv/bin/python tests/testdata/states/generate.py before-store \\
         tests/testdata/states/v0-97ce9df-before-store.jsonl
     PYTHONPATH=/tmp/old-1058fb2 .venv/bin/python tests/testdata/states/generate.py v0 \\
@@ -27,9 +31,11 @@ Rerun (from the repository root; the fixtures are committed, the worktrees are n
         tests/testdata/states/v0-1a4a3d4-step.jsonl
     PYTHONPATH=/tmp/old-e879155 .venv/bin/python tests/testdata/states/generate.py v0 \\
         tests/testdata/states/v0-e879155-no-step.jsonl
-    PYTHONPATH=. .venv/bin/python tests/testdata/states/generate.py v1 \\
+    PYTHONPATH=/tmp/old-b6b04d1 .venv/bin/python tests/testdata/states/generate.py v1 \\
         tests/testdata/states/v1-lifecycle.jsonl
-    for c in 97ce9df 1058fb2 1a4a3d4 e879155; do git worktree remove /tmp/old-$c; done
+    PYTHONPATH=. .venv/bin/python tests/testdata/states/generate.py v2 \\
+        tests/testdata/states/v2-lifecycle.jsonl
+    for c in 97ce9df 1058fb2 1a4a3d4 e879155 b6b04d1; do git worktree remove /tmp/old-$c; done
 
 * 97ce9df (= 2de2579^): before the first store; ``Deadline`` a model (a JSON object), instants in
   the event's own offset (+08:00), untyped ``last_emitted``, with ``step``;
@@ -116,8 +122,8 @@ def scenario() -> list[Envelope]:
     return [_event(n, kind, issue, at, **data) for n, (kind, issue, at, data) in ordered]
 
 
-def states() -> Iterator[tuple[int, IssueState]]:
-    """(partition, state) for every distinct state the core held, in the order it held them."""
+def decisions() -> Iterator[tuple[int, IssueState, tuple[Any, ...]]]:
+    """(partition, state, events emitted) for every distinct state the core held, in order."""
     replayer = Replayer(ruleset())
     last: dict[str, int] = {}
     for decision in replayer.run(scenario(), until=UNTIL):
@@ -125,7 +131,13 @@ def states() -> Iterator[tuple[int, IssueState]]:
         if state is None or last.get(state.issue_id) == state.version:
             continue
         last[state.issue_id] = state.version
-        yield PARTITIONS[state.issue_id], state
+        yield PARTITIONS[state.issue_id], state, tuple(decision.emit)
+
+
+def states() -> Iterator[tuple[int, IssueState]]:
+    """(partition, state) for every distinct state the core held, in the order it held them."""
+    for partition, state, _ in decisions():
+        yield partition, state
 
 
 def v0_lines() -> Iterator[bytes]:
@@ -152,11 +164,20 @@ def v1_lines() -> Iterator[bytes]:
         yield encode(Stored(partition, state, outbox, keys))
 
 
+def v2_lines() -> Iterator[bytes]:
+    from engine.agents.codec import Stored, encode
+
+    for partition, state, emitted in decisions():
+        keys = (state.last_trigger,) if emitted else ()
+        yield encode(Stored(partition, state, emitted, keys))
+
+
 def main(argv: list[str]) -> None:
     import engine
 
     fmt, out = argv
-    lines = {"v0": v0_lines, "before-store": before_store_lines, "v1": v1_lines}[fmt]()
+    lines = {"v0": v0_lines, "before-store": before_store_lines, "v1": v1_lines,
+             "v2": v2_lines}[fmt]()
     Path(out).write_bytes(b"".join(line + b"\n" for line in lines))
     print(f"{out}: {fmt} from {Path(engine.__file__).parent.parent}", file=sys.stderr)
 

@@ -10,6 +10,8 @@ Deliberate changes since the recording:
 - ``state.last_emitted`` is gone from the core's state (the events a trigger produced are the
   shell's outbox now, stored beside the state; they still appear, unchanged, in the decision
   lines). Recorded final states are compared without it.
+- ``state.path`` and ``state.reports`` entries are named tuples (JSON arrays) instead of objects;
+  compared field for field (``RESHAPED``). ``issue.closed`` still carries them as objects.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from pathlib import Path
 
 GOLDEN = Path(__file__).parent / "testdata" / "core-golden"
 DROPPED = {"state": ("last_emitted",)}  # line kind -> fields of its object no longer written
+RESHAPED = {  # state fields whose entries are arrays now, and the names of their elements
+    "path": ("level", "units", "entered_at", "left_at", "reason", "response"),
+    "reports": ("department", "due", "reported_at", "outcome"),
+}
 
 
 def _without_dropped(line: str) -> str:
@@ -30,6 +36,11 @@ def _without_dropped(line: str) -> str:
         if kind in doc and isinstance(doc[kind], dict):
             for name in fields:
                 doc[kind].pop(name, None)
+    state = doc.get("state")
+    if isinstance(state, dict):
+        for name, elements in RESHAPED.items():
+            state[name] = [dict(zip(elements, e, strict=True)) if isinstance(e, list) else e
+                           for e in state.get(name, [])]
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 

@@ -151,7 +151,7 @@ def test_the_fixtures_cover_a_whole_lifecycle() -> None:
     assert {s.entry_reason for s in states} >= {"raised", "respond_overdue", "whistle"}
 
 
-@pytest.mark.parametrize("name", ["v1-lifecycle.jsonl", "v2-lifecycle.jsonl"])
+@pytest.mark.parametrize("name", ["v1-lifecycle.jsonl", "v2-lifecycle.jsonl", "v3-lifecycle.jsonl"])
 def test_the_fixtures_since_v1_have_outboxes(name: str) -> None:
     decoded = [decode(raw) for raw in lines(STATES / name)]
     assert any(s.outbox and s.keys for s in decoded)
@@ -173,10 +173,10 @@ def test_encode_writes_the_documented_object() -> None:
     emitted = EMITTED[7]
     assert emitted
     bare = json.loads(encode(Stored(partition, state)))
-    assert bare == {"v": 2, "p": partition, "s": state.model_dump(mode="json")}
+    assert bare == {"v": FORMAT_VERSION, "p": partition, "s": state.model_dump(mode="json")}
     full = json.loads(encode(Stored(partition, state, emitted, ("k1", "k2"))))
     assert full == {
-        "v": 2,
+        "v": FORMAT_VERSION,
         "p": partition,
         "s": state.model_dump(mode="json"),
         "o": [e.model_dump(mode="json") for e in emitted],
@@ -242,14 +242,15 @@ def _raw(doc: Any) -> bytes:
         (b"\"text\"", "not a JSON object but a string"),
         (b"17", "not a JSON object but a number"),
         (b"{\"v\": 99, \"p\": 0, \"s\": {}}",
-         "written by a newer format version 99; this worker reads up to 2"),
+         "written by a newer format version 99; this worker reads up to 3"),
         (b"{\"v\": true, \"p\": 0, \"s\": {}}", "not a non-negative integer"),
         (b"{\"v\": \"1\", \"p\": 0, \"s\": {}}", "not a non-negative integer"),
         (b"{\"v\": -1, \"p\": 0, \"s\": {}}", "not a non-negative integer"),
-        (b"{\"p\": 0}", "format v0 upcast to v2: s: Field required"),
-        (b"{\"v\": 1, \"p\": 0}", "format v1 upcast to v2: s: Field required"),
-        (b"{\"v\": 2, \"p\": 0}", "format v2: s: Field required"),
-        (b"{\"v\":2,\"p\":0}", "format v2: s: Field required"),
+        (b"{\"p\": 0}", "format v0 upcast to v3: s: Field required"),
+        (b"{\"v\": 1, \"p\": 0}", "format v1 upcast to v3: s: Field required"),
+        (b"{\"v\": 2, \"p\": 0}", "format v2 upcast to v3: s: Field required"),
+        (b"{\"v\": 3, \"p\": 0}", "format v3: s: Field required"),
+        (b"{\"v\":3,\"p\":0}", "format v3: s: Field required"),
     ],
 )
 def test_undecodable_values_are_quarantined_with_a_reason(raw: bytes, words: str) -> None:
@@ -259,7 +260,7 @@ def test_undecodable_values_are_quarantined_with_a_reason(raw: bytes, words: str
 def test_newer_version_reason_is_exact() -> None:
     doc = _current_doc() | {"v": 99}
     reason = assert_quarantined(_raw(doc)).reason
-    assert reason == "written by a newer format version 99; this worker reads up to 2"
+    assert reason == "written by a newer format version 99; this worker reads up to 3"
 
 
 @pytest.mark.parametrize(
@@ -282,7 +283,7 @@ def test_a_current_object_with_a_wrong_field_is_quarantined_without_its_values(
     doc = _current_doc()
     change(doc)
     reason = assert_quarantined(_raw(doc)).reason
-    assert reason.startswith(f"format v2: {where}")
+    assert reason.startswith(f"format v{FORMAT_VERSION}: {where}")
     assert TITLE not in reason and "张三" not in reason and "seven" not in reason
 
 
@@ -290,7 +291,7 @@ def test_a_v0_object_with_a_wrong_field_is_quarantined_after_its_upcast() -> Non
     doc = json.loads(lines(STATES / "v0-1a4a3d4-step.jsonl")[0])
     doc["s"]["level"] = TITLE
     reason = assert_quarantined(_raw(doc)).reason
-    assert reason.startswith("format v0 upcast to v2: s.level")
+    assert reason.startswith(f"format v0 upcast to v{FORMAT_VERSION}: s.level")
     assert "张三" not in reason
 
 
@@ -321,16 +322,15 @@ def test_decode_raises_only_undecodable_state_on_random_bytes(raw: bytes) -> Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(json_values, st.sampled_from(["", "v", "p", "s", "o", "k"]), st.sampled_from([0, 1, 2]))
+@given(json_values, st.sampled_from(["", "v", "p", "s", "o", "k"]), st.sampled_from([0, 1, 2, 3]))
 def test_decode_raises_only_undecodable_state_on_random_json(
     value: Any, key: str, version: int
 ) -> None:
     """Random JSON alone, or in place of one field of a real value of any version."""
     if not isinstance(value, dict):
         assert_quarantined(_raw(value))
-    doc = (_current_doc() if version == 2 else
-           json.loads(lines(STATES / ("v1-lifecycle.jsonl" if version else
-                                      "v0-1a4a3d4-step.jsonl"))[9]))
+    older = [f for f in FIXTURES if f.name.startswith(f"v{version}-")]
+    doc = _current_doc() if version == FORMAT_VERSION else json.loads(lines(older[-1])[9])
     if key:
         doc[key] = value
     else:
@@ -383,5 +383,5 @@ def test_upcast_returns_a_current_object_as_it_is() -> None:
 
 
 def test_upcast_refuses_a_newer_version() -> None:
-    with pytest.raises(UndecodableState, match="newer format version 3"):
-        upcast({"v": 3, "p": 0, "s": {}})
+    with pytest.raises(UndecodableState, match="newer format version 4"):
+        upcast({"v": 4, "p": 0, "s": {}})

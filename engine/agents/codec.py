@@ -5,19 +5,20 @@ Stored state format
 
 Each issue is one value in the Faust table, keyed by its id: UTF-8 JSON bytes of ::
 
-    {"v": 2, "p": <partition>, "s": <IssueState>, "o": [<outbound event>...], "k": [<key>...]}
+    {"v": 3, "p": <partition>, "s": <IssueState>, "o": [<outbound event>...], "k": [<key>...]}
 
 ``v`` is the format version (:data:`FORMAT_VERSION`); ``p`` the partition the issue lives on (so
 a partition's deadline index can be rebuilt from the table alone); ``s`` the issue's state as
 ``IssueState.model_dump(mode="json")`` (deadlines as ``[kind, unit, due, token, warning,
-limit_due]`` arrays); ``o`` the outbound events the last batch that changed the issue produced
-for it (the discriminated ``OutboundEvent`` union, ``type`` included), re-sent when one of its
-triggers is redelivered, and ``k`` those trigger keys. ``o`` and ``k`` are left out when
-empty. :func:`decode` reads any version up to the current one: :func:`upcast` takes an older
-object one version at a time through :data:`UPCASTERS` (n -> n+1) to the current version, which
-is then validated. A value no
-upcaster can read raises :class:`UndecodableState` (never anything else), so the caller can set
-it aside and carry on with the partition's other issues.
+limit_due]`` arrays, path steps as ``[level, units, entered_at, left_at, reason, response]``,
+reports as ``[department, due, reported_at, outcome]``); ``o`` the outbound events the last
+batch that changed the issue produced for it (the discriminated ``OutboundEvent`` union, ``type``
+included), re-sent when one of its triggers is redelivered, and ``k`` those trigger keys. ``o``
+and ``k`` are left out when empty. :func:`decode` reads any version up to the current one:
+:func:`upcast` takes an older object one version at a time through :data:`UPCASTERS`
+(n -> n+1) to the current version, which is then validated. A value no upcaster can read
+raises :class:`UndecodableState` (never anything else), so the caller can set it aside and carry
+on with the partition's other issues.
 
 Version history (the real bytes of each are in ``tests/testdata/states/``):
 
@@ -48,11 +49,16 @@ Version history (the real bytes of each are in ``tests/testdata/states/``):
   ``s.last_emitted`` held what its last trigger ``s.last_trigger`` produced. Upcaster 0 -> 1:
   drop ``s.step`` (written, never read), drop an untyped ``s.last_emitted``, no outbox.
 
-* **v2** (this code): the state has no ``last_emitted`` (open issues in memory carry no events),
+* **v2** (91b7205): the state has no ``last_emitted`` (open issues in memory carry no events),
   and ``o``/``k`` are written whenever the batch emitted anything for the issue. Upcaster
   1 -> 2: without ``o``, a non-empty ``s.last_emitted`` becomes ``o`` with ``k`` =
   ``[s.last_trigger]`` (exactly what v1 would have re-sent); with ``o`` it is dropped (``o``
   already holds the batch's whole output, those events included).
+
+* **v3** (this code): the state's ``path`` and ``reports`` entries are arrays (named tuples in
+  memory, a third of a climbed issue's memory) instead of objects. Upcaster 2 -> 3 changes
+  only ``v``: validation reads an entry written as an object into the named tuple as well
+  (missing or extra keys fail as they did), so v0..v2 entries read unchanged.
 
 The rule for the next change to anything a stored value holds (``IssueState`` or the models in
 it, the outbound events, this envelope): bump :data:`FORMAT_VERSION`, add the upcaster from the
@@ -75,7 +81,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from engine.domain.events import OutboundEvent
 from engine.domain.state import IssueState
 
-FORMAT_VERSION: int = 2  # the version this code writes
+FORMAT_VERSION: int = 3  # the version this code writes
 
 _MAX_ERRORS = 3  # validation errors named in a reason
 
@@ -99,23 +105,23 @@ class UndecodableState(Exception):
 
 
 @with_config(ConfigDict(extra="forbid"))
-class _V2(TypedDict):
+class _V3(TypedDict):
     """The current format's object: one schema validates and serialises it."""
 
-    v: Literal[2]
+    v: Literal[3]
     p: Annotated[int, Strict()]
     s: IssueState
     o: NotRequired[tuple[OutboundEvent, ...]]
     k: NotRequired[tuple[Annotated[str, Strict()], ...]]
 
 
-_CURRENT = TypeAdapter(_V2)
+_CURRENT = TypeAdapter(_V3)
 _CURRENT_PREFIX = b'{"v":%d,' % FORMAT_VERSION  # how encode starts every value
 
 
 def encode(stored: Stored) -> bytes:
     """The current format's bytes (JSON, UTF-8) of ``stored``; an empty outbox and keys left out."""
-    doc: _V2 = {"v": 2, "p": stored.partition, "s": stored.state}
+    doc: _V3 = {"v": 3, "p": stored.partition, "s": stored.state}
     if stored.outbox:
         doc["o"] = tuple(stored.outbox)
     if stored.keys:
@@ -162,7 +168,7 @@ def _decode(raw: bytes) -> Stored:
     raise UndecodableState(f"format v{version}{upcasted}: {_summary(first)}")
 
 
-def _stored(doc: _V2) -> Stored:
+def _stored(doc: _V3) -> Stored:
     return Stored(doc["p"], doc["s"], doc.get("o", ()), doc.get("k", ()))
 
 
@@ -232,9 +238,16 @@ def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    """v2 -> v3: path and report entries as objects validate into their named tuples as they
+    are; only the version changes."""
+    return {**doc, "v": 3}
+
+
 UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _v0_to_v1,
     1: _v1_to_v2,
+    2: _v2_to_v3,
 }
 
 

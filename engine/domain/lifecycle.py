@@ -46,9 +46,9 @@ from engine.domain.events import (
     ReportRecord,
     WarningData,
 )
-from engine.domain.fast import build, replace
+from engine.domain.fast import build
 from engine.domain.ruleset import LEVEL_RANK, Level, Route, Step
-from engine.domain.state import Deadline, DeadlineKind
+from engine.domain.state import Deadline, DeadlineKind, PathStep, ReportDue
 
 MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
 
@@ -175,18 +175,14 @@ def _respond(draft: Draft, at: datetime) -> None:
     )
 
 
-def leave(draft: Draft, at: datetime) -> PathEntry:
+def leave(draft: Draft, at: datetime) -> PathStep:
     """Close the current level's path entry; a level left unacknowledged missed its response."""
     s = draft.state
     response = s.response
     if s.level != "department" and response is None and s.respond_by is not None:
         response = "missed"
         _count_response(draft, response)
-    return build(
-        PathEntry,
-        level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
-        response=response,
-    )
+    return PathStep(s.level, s.units, s.entered_at, at, s.entry_reason, response)
 
 
 # --- reporting ----------------------------------------------------------------------------------
@@ -207,7 +203,7 @@ def _reported(draft: Draft, department: str, at: datetime) -> str:
     outcome: ReportOutcome = "on_time" if at <= record.due else "late"
     _count_report(draft, department, outcome)
     reports = tuple(
-        replace(r, reported_at=at, outcome=outcome) if r is record else r
+        r._replace(reported_at=at, outcome=outcome) if r is record else r
         for r in s.reports
     )
     deadlines = tuple(d for d in s.deadlines if not (d.kind == "report" and d.unit == department))
@@ -242,7 +238,7 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
     """Put the issue on ladder rung ``index`` at ``at``: holders, limits, deadlines; emit it."""
     step: Step = draft.rule.ladder[index]
     deadlines: list[Deadline] = []
-    reports: list[ReportRecord] = list(draft.state.reports)
+    reports: list[ReportDue] = list(draft.state.reports)
     report_by: dict[str, datetime] = {}
     respond_by: datetime | None = None
     lead: str | None = None
@@ -252,7 +248,7 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
         for dept in units:
             due = draft.add(at, route.report)
             report_by[dept] = due
-            reports.append(build(ReportRecord, department=dept, due=due))
+            reports.append(ReportDue(dept, due))
             deadlines += draft.deadline("report", dept, at, due)
         resolve_by = draft.add(at, step.resolve or route.resolve)
         if route.progress_every is not None:
@@ -320,7 +316,7 @@ def retime(draft: Draft, at: datetime) -> None:
             due = draft.add(start, route.report)
             report_by[r.department] = due
             deadlines += arm("report", r.department, due)
-            r = replace(r, due=due)
+            r = r._replace(due=due)
         reports.append(r)
     draft.update(
         respond_by=respond_by, resolve_by=resolve_by, reports=tuple(reports),
@@ -498,15 +494,12 @@ def send_limit(
 def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> None:
     """Close the loop: final path entry, reports settled (never reported = missed), counts."""
     s = draft.state
-    entry = leave(draft, at) if outcome == "resolved" else build(
-        PathEntry,
-        level=s.level, units=s.units, entered_at=s.entered_at, left_at=at, reason=s.entry_reason,
-        response=s.response,
-    )
+    entry = leave(draft, at) if outcome == "resolved" else PathStep(
+        s.level, s.units, s.entered_at, at, s.entry_reason, s.response)
     reports = []
     for r in s.reports:
         if r.outcome is None:
-            r = replace(r, outcome="missed")
+            r = r._replace(outcome="missed")
             _count_report(draft, r.department, "missed")
         reports.append(r)
     on_time = outcome == "resolved" and s.breaches == 0
@@ -519,8 +512,10 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
         build(
             ClosedData,
             sequence=draft.version, outcome=outcome, satisfied=satisfied, closed_level=s.level,
-            closed_units=s.units, raised_at=s.raised_at, closed_at=at, path=s.path,
-            reports=s.reports, breaches=s.breaches, on_time=on_time, street=s.street,
+            closed_units=s.units, raised_at=s.raised_at, closed_at=at,
+            path=tuple(build(PathEntry, **p._asdict()) for p in s.path),
+            reports=tuple(build(ReportRecord, **r._asdict()) for r in s.reports),
+            breaches=s.breaches, on_time=on_time, street=s.street,
             village=s.village, grid=s.grid, category=s.category, severity=s.severity,
             whistles=s.whistles, reopens=s.reopens, rule=s.rule, rules_version=s.rules_version,
         ),

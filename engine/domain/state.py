@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.domain.events import PathEntry, ReportOutcome, ReportRecord, Severity
+from engine.domain.events import ReportOutcome, Severity
 from engine.domain.ruleset import Level
 
 DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating"]
@@ -31,6 +31,30 @@ class Deadline(NamedTuple):
     token: int
     warning: bool = False  # a pre-breach warning point of the limit due at ``limit_due``
     limit_due: datetime | None = None
+
+
+class PathStep(NamedTuple):
+    """A level the issue has left: who held it, when, why it came there, and its response.
+
+    A named tuple (a JSON array when stored), not a model: a third of the memory of an open
+    issue that has climbed. ``issue.closed`` carries these as ``PathEntry`` objects.
+    """
+
+    level: Level
+    units: tuple[str, ...]
+    entered_at: datetime
+    left_at: datetime | None
+    reason: str
+    response: ReportOutcome | None = None
+
+
+class ReportDue(NamedTuple):
+    """A department's report (报到) the issue waits for, or got (``ReportRecord`` when emitted)."""
+
+    department: str
+    due: datetime
+    reported_at: datetime | None = None
+    outcome: ReportOutcome | None = None
 
 
 class IssueState(BaseModel):
@@ -60,8 +84,8 @@ class IssueState(BaseModel):
     response: ReportOutcome | None = None  # this level's acknowledgement, once given
 
     # history and tallies
-    path: tuple[PathEntry, ...] = ()  # the levels already left
-    reports: tuple[ReportRecord, ...] = ()
+    path: tuple[PathStep, ...] = ()  # the levels already left
+    reports: tuple[ReportDue, ...] = ()
     deadlines: tuple[Deadline, ...] = ()
     whistles: int = 0
     reopens: int = 0

@@ -14,14 +14,16 @@ Formats (see ``engine/agents/codec.py`` for what each one is):
   (the unversioned table value written by every commit before the codec);
 * ``v1``: ``engine.agents.codec.encode(...)`` of b6b04d1 (the last commit writing v1), with
   outboxes and trigger keys, and the state's ``last_emitted``;
-* ``v2``: ``engine.agents.codec.encode(...)`` of this tree: an outbox wherever the decision
-  emitted something, no ``last_emitted``;
+* ``v2``: ``engine.agents.codec.encode(...)`` of 91b7205 (the last commit writing v2): an
+  outbox wherever the decision emitted something, no ``last_emitted``;
+* ``v3``: the same of this tree: path and report entries as arrays;
 * ``before-store``: for a commit before the first store (456b206), which never wrote a table
   value: the state's own ``model_dump_json()`` in the ``{"p": ..., "s": ...}`` object v0 has.
 
 Rerun (from the repository root; the fixtures are committed, the worktrees are not)::
 
-    for c in 97ce9df 1058fb2 1a4a3d4 e879155 b6b04d1; do git worktree add --detach /tmp/old-$c $c
+    for c in 97ce9df 1058fb2 1a4a3d4 e879155 b6b04d1 91b7205; do
+        git worktree add --detach /tmp/old-$c $c
     done
     PYTHONPATH=/tmp/old-97ce9df .venv/bin/python tests/testdata/states/generate.py before-store \\
         tests/testdata/states/v0-97ce9df-before-store.jsonl
@@ -33,9 +35,13 @@ Rerun (from the repository root; the fixtures are committed, the worktrees are n
         tests/testdata/states/v0-e879155-no-step.jsonl
     PYTHONPATH=/tmp/old-b6b04d1 .venv/bin/python tests/testdata/states/generate.py v1 \\
         tests/testdata/states/v1-lifecycle.jsonl
-    PYTHONPATH=. .venv/bin/python tests/testdata/states/generate.py v2 \\
+    PYTHONPATH=/tmp/old-91b7205 .venv/bin/python tests/testdata/states/generate.py v2 \\
         tests/testdata/states/v2-lifecycle.jsonl
-    for c in 97ce9df 1058fb2 1a4a3d4 e879155 b6b04d1; do git worktree remove /tmp/old-$c; done
+    PYTHONPATH=. .venv/bin/python tests/testdata/states/generate.py v3 \\
+        tests/testdata/states/v3-lifecycle.jsonl
+    for c in 97ce9df 1058fb2 1a4a3d4 e879155 b6b04d1 91b7205; do
+        git worktree remove /tmp/old-$c
+    done
 
 * 97ce9df (= 2de2579^): before the first store; ``Deadline`` a model (a JSON object), instants in
   the event's own offset (+08:00), untyped ``last_emitted``, with ``step``;
@@ -164,7 +170,8 @@ def v1_lines() -> Iterator[bytes]:
         yield encode(Stored(partition, state, outbox, keys))
 
 
-def v2_lines() -> Iterator[bytes]:
+def outbox_lines() -> Iterator[bytes]:
+    """v2 and later: whatever format the importable engine's codec writes."""
     from engine.agents.codec import Stored, encode
 
     for partition, state, emitted in decisions():
@@ -177,7 +184,7 @@ def main(argv: list[str]) -> None:
 
     fmt, out = argv
     lines = {"v0": v0_lines, "before-store": before_store_lines, "v1": v1_lines,
-             "v2": v2_lines}[fmt]()
+             "v2": outbox_lines, "v3": outbox_lines}[fmt]()
     Path(out).write_bytes(b"".join(line + b"\n" for line in lines))
     print(f"{out}: {fmt} from {Path(engine.__file__).parent.parent}", file=sys.stderr)
 

@@ -17,11 +17,12 @@ The work, and who does it:
   cannot be accepted by ``parse()``, so where it goes changes nothing but who reports it.
 - A worker takes each line's time the same cheap way (falling back to a full parse), keeps the
   raw line, sorts its lines by (time, input position) — the order of a stable sort of all
-  events by time — and only then parses each line and feeds it to the candidate's and the
-  baseline's replayers in lockstep. So parsing (a real share of the cost) is spread over the
-  workers, the parsed event lives only while it is fed, and a worker holds about 400 bytes per
-  pending line instead of a parsed event's 2 KB. Every parsed event is checked against the
-  time it was sorted by and the partition it was routed to: a mismatch stops the replay.
+  events by time — and only then parses the lines, a batch at a time, and feeds them to the
+  candidate's and the baseline's replayers. So parsing (a real share of the cost) is spread
+  over the workers, a parsed event lives only while its batch is fed, and a worker holds about
+  450 bytes per pending line instead of a parsed event's 2 KB. Every parsed event is checked
+  against the time it was sorted by and the partition it was routed to: a mismatch stops the
+  replay.
 - The default ``until`` is the last accepted event's time plus ``HORIZON``, over all
   partitions: each worker reports its last time once its lines are fed, the parent answers
   with the common ``until``, and the workers run their clocks to it.
@@ -60,6 +61,7 @@ from engine.whatif import HORIZON, Outcome, Tally
 Line = tuple[int, bytes]  # (position in the input, used to order and to name it; the raw line)
 
 CHUNK = 1024  # lines per message to a worker
+BATCH = 256  # lines a worker parses before it feeds them
 REJECTIONS_KEPT = 20  # the first rejected lines (in input order) a replay returns
 
 _SUBJECT = re.compile(rb'"subject"\s*:\s*"([^"]*)"')
@@ -149,33 +151,40 @@ class Partition:
                 pending.append((event.time.astimezone(UTC), position, event))
 
     def feed(self) -> Fed:
-        """Parse and replay every line in time order (input order among equal times)."""
+        """Parse and replay every line in time order (input order among equal times).
+
+        A batch of lines is parsed, then fed: parsing and deciding in turns, event by event,
+        measured about 15% slower (each evicts the other's working set from the caches)."""
         pending = self.pending
         pending.sort(key=itemgetter(0, 1), reverse=True)  # popped from the end: memory shrinks
         sides, seconds, clock = self.sides, self.seconds, time.perf_counter
         while pending:
-            key, position, payload = pending.pop()
-            if isinstance(payload, bytes):
-                parsed = parse(payload, None, self.grids)
-                if isinstance(parsed, Rejected):
-                    self._reject(position, parsed)
-                    continue
-                event: Envelope = parsed.event
-                # (in UTC: comparing times in two zones costs more than converting one)
-                if event.time.astimezone(UTC) != key:
-                    raise RuntimeError(f"input {position}: sorted by {key.isoformat()}, but its "
-                                       f"time is {event.time.isoformat()}")
-            else:
-                event = payload
-            if partition(event.subject, self.count) != self.index:
-                raise RuntimeError(f"input {position}: issue {event.subject!r} routed to "
-                                   f"partition {self.index} of {self.count}, not its own")
-            self.events += 1
-            self.last = key  # the lines come in time order
+            batch: list[Envelope] = []
+            for _ in range(min(BATCH, len(pending))):
+                key, position, payload = pending.pop()
+                if isinstance(payload, bytes):
+                    parsed = parse(payload, None, self.grids)
+                    if isinstance(parsed, Rejected):
+                        self._reject(position, parsed)
+                        continue
+                    event: Envelope = parsed.event
+                    # (in UTC: comparing times in two zones costs more than converting one)
+                    if event.time.astimezone(UTC) != key:
+                        raise RuntimeError(f"input {position}: sorted by {key.isoformat()}, "
+                                           f"but its time is {event.time.isoformat()}")
+                else:
+                    event = payload
+                if partition(event.subject, self.count) != self.index:
+                    raise RuntimeError(f"input {position}: issue {event.subject!r} routed to "
+                                       f"partition {self.index} of {self.count}, not its own")
+                batch.append(event)
+                self.last = key  # the lines come in time order
+            self.events += len(batch)
             for k, (_, replayer, tally) in enumerate(sides):
                 t0 = clock()
-                for decision in replayer.feed(event):
-                    tally.add(decision)
+                for event in batch:
+                    for decision in replayer.feed(event):
+                        tally.add(decision)
                 seconds[k] += clock() - t0
         self.pending = []
         first = sorted((-negated, text) for negated, text in self._rejected)

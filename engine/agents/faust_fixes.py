@@ -1,20 +1,46 @@
-"""A fix to faust-streaming 0.15's commit bookkeeping that at-least-once delivery depends on.
+"""Fixes to faust-streaming 0.15 (aiokafka 0.14) that at-least-once delivery depends on.
 
-``Consumer._committed_offset[tp]`` is the *next* offset to read (what Kafka stores as committed,
-and ``batch[-1] + 1`` after each of faust's own commits). ``Consumer._new_offset`` looks for a
-gap at the head of the acked offsets with ``min(acked) - committed > 1``: off by one, so when
-the message *at* the committed offset is not acked yet but the ones after it are, faust commits
-past it; and it skips the test altogether when the committed offset is 0. A message skipped that
-way is never read again: when it is an ``issue.raised``, the issue's later facts are rejected as
-``unknown_issue``. Messages are acked out of order when faust drops stale-generation messages
-around a rebalance while later ones are acked (found by review, not yet caught in the act).
+1. The commit bookkeeping. ``Consumer._committed_offset[tp]`` is the *next* offset to read
+(what Kafka stores as committed, and ``batch[-1] + 1`` after each of faust's own commits).
+``Consumer._new_offset`` looks for a gap at the head of the acked offsets with
+``min(acked) - committed > 1``: off by one, so when the message *at* the committed offset is not
+acked yet but the ones after it are, faust commits past it; and it skips the test altogether when
+the committed offset is 0. A message skipped that way is never read again: when it is an
+``issue.raised``, the issue's later facts are rejected as ``unknown_issue``. Messages are acked
+out of order when faust drops stale-generation messages around a rebalance while later ones are
+acked (found by review, not yet caught in the act). Here the head test is done right before
+faust's own logic runs: no commit while the message at the committed offset is unacked.
 
-Here the head test is done right before faust's own logic runs: no commit while the message at
-the committed offset is unacked. Installed always (``app.build_engine``).
+Messages taken from the consumer and then dropped, never read again. aiokafka's position moves
+when faust takes records (``getmany``); faust drops some of them afterwards, relying on the seek
+to the committed offsets at the end of each recovery to read them again, and that seek moves only
+partitions with a committed offset above 0 (aiokafka's ``seek_to_committed``). Caught in the act
+(``test_sigkill_mid_stream_then_a_new_worker_reaches_the_same_closures`` under CPU load): the
+worker that took over from a SIGKILLed one recovered, then never read the events its predecessor
+had not committed, silently. Three fixes:
+
+2. ``getmany`` hands the consumer thread a copy of the active partitions, not faust's live set.
+When recovery ends it pauses the changelog partitions before resuming the stream ones: the set is
+empty for a moment, and a fetch running on the consumer thread then, which aiokafka's
+``fetched_records`` reads as *every* partition (``if partitions and tp not in partitions``), took
+the records of all the stream partitions; back on faust's side none was active, all dropped.
+
+3. The seek at the end of recovery (``seek_to_committed``) also puts back the stream partitions
+with no committed offset (at the beginning: ``consumer_auto_offset_reset`` is ``earliest``) or a
+committed offset of 0, so what faust took and dropped before it, around a rebalance, is read
+again on those as well.
+
+4. ``Recovery.on_recovery_completed`` resumes the stream partitions after the seek and the
+clearing of the stream queues (``flow_control.resume()`` clears them), not before the seek:
+records handed to the streams while the seek was under way were cleared with the position past
+them. (faust's ``_resume_streams`` has the same order but runs only for an app without tables.)
+
+All installed always (``app.build_engine``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 _installed = False
@@ -39,5 +65,74 @@ def install() -> None:
         result: int | None = original(self, tp)
         return result
 
-    Consumer._new_offset = _new_offset  # type: ignore[method-assign]  # the fix
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]  # fix 1
+
+    from faust.tables.recovery import Recovery
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    getmany = AIOKafkaConsumerThread.getmany
+
+    async def getmany_snapshot(self: Any, active_partitions: Any, timeout: float) -> Any:
+        snapshot = None if active_partitions is None else set(active_partitions)
+        return await getmany(self, snapshot, timeout)
+
+    AIOKafkaConsumerThread.getmany = getmany_snapshot  # type: ignore[method-assign]  # fix 2
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]  # fix 3
+    Recovery.on_recovery_completed = on_recovery_completed  # type: ignore[method-assign]  # fix 4
     _installed = True
+
+
+async def seek_to_committed(self: Any) -> Any:
+    """aiokafka's ``seek_to_committed`` on the consumer thread, then the stream partitions it
+    leaves where they are (no committed offset, or 0) put back at their start."""
+    consumer = self._ensure_consumer()
+    earliest = self.app.conf.consumer_auto_offset_reset == "earliest"
+    is_changelog = self.consumer._is_changelog_tp
+
+    async def seek() -> Any:
+        committed = await consumer.seek_to_committed()
+        streams = [tp for tp in committed if not is_changelog(tp)]
+        for tp in streams:
+            if committed[tp] == 0:
+                consumer.seek(tp, 0)
+        unset = [tp for tp in streams if committed[tp] is None]
+        if unset and earliest:
+            await consumer.seek_to_beginning(*unset)
+        return committed
+
+    return await self.call_thread(seek)
+
+
+async def on_recovery_completed(self: Any, generation_id: int = 0) -> None:
+    """faust 0.15.3's ``Recovery.on_recovery_completed``, with one change (fix 4): the stream
+    partitions are resumed after the seek and the clearing of the stream queues."""
+    app = self.app
+    consumer = app.consumer
+    self.log.info("Restore complete!")
+    await app.on_rebalance_complete.send()
+    self._set_recovery_ended()
+    callbacks = [
+        asyncio.ensure_future(table.on_recovery_completed(self.actives_for_table[table],
+                                                          self.standbys_for_table[table]))
+        for table in self.tables.values()
+    ]
+    if callbacks:
+        await asyncio.wait(callbacks)
+    assignment = consumer.assignment()
+    if app.consumer_generation_id != generation_id:
+        self.log.warning(f"Recovery rebalancing again app id {app.consumer_generation_id} "
+                         f"param {generation_id}")
+        return
+    if assignment:
+        self.log.info("Seek stream partitions to committed offsets.")
+        await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
+    self.completed.set()
+    app.flow_control.resume()  # clears the stream queues: none of the paused partitions is in one
+    consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+    consumer.resume_flow()
+    await app._fetcher.maybe_start()
+    self.tables.on_actives_ready()
+    if not app.assignor.assigned_standbys():
+        self.tables.on_standbys_ready()
+    app.on_rebalance_end()
+    self.log.info("Worker ready")

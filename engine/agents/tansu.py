@@ -5,7 +5,8 @@ batch + 1, not the log end: after one 30-record batch it says 1. Faust takes tha
 high-water mark of table recovery, stops early and silently loses table state. Fetch responses
 carry the right high watermark, so this adapter re-reads each end offset with one Fetch per
 leader. It patches the one place Faust reads end offsets for recovery
-(``AIOKafkaConsumerThread._highwaters``; faust-streaming 0.15, aiokafka 0.14).
+(``AIOKafkaConsumerThread._highwaters``; faust-streaming 0.15, aiokafka 0.14). It also shortens
+the time a fetch may be held (see ``FETCH_MAX_WAIT_MS``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import structlog
 log = structlog.get_logger("whistle.tansu")
 
 _installed = False
+# faust asks for fetches held up to 1.5 s; Tansu holds a fetch that long even when records
+# arrive for another partition in it, so a tick could wait 1.5 s: deadlines fired late.
+FETCH_MAX_WAIT_MS = 100
 
 
 async def fetch_highwaters(consumer: Any, tps: Iterable[Any]) -> Mapping[Any, int]:
@@ -80,6 +84,14 @@ def install() -> None:
 
     driver.AIOKafkaConsumerThread._highwaters = _highwaters  # type: ignore[method-assign]  # the point
 
+    create = driver.AIOKafkaConsumerThread._create_worker_consumer
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+    driver.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]  # the point
     _installed = True
 
 

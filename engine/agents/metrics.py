@@ -1,4 +1,4 @@
-"""The engine's Prometheus metrics, on an injected registry (see CONTRACT.md, "Metrics").
+"""The engine's Prometheus metrics, on an injected registry (see docs/contract.md, "Metrics").
 
 The core decides what to count (``Decision.counts``); this module only applies those counts, so
 a redelivered event, which the core answers as a duplicate with no counts, is never counted

@@ -1,4 +1,4 @@
-"""The public events: CloudEvents 1.0 envelopes around typed ``data`` (see CONTRACT.md).
+"""The public events: CloudEvents 1.0 envelopes around typed ``data`` (see docs/contract.md).
 
 Inbound facts are past tense and come from upstream systems; outbound events are what the
 engine emits on ``issues.lifecycle`` (and ``issue.closed`` also on ``issues.closed``).

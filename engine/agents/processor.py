@@ -144,10 +144,9 @@ class IssueProcessor:
             if carried is not None:
                 emitted = carried[0] + emitted
                 keys = carried[1] + keys
-            outbox = bool(emitted)  # what a redelivered trigger of this batch re-sends
-            stored = Stored(partition=partition, state=state,
-                            outbox=tuple(emitted) if outbox else (),
-                            keys=tuple(dict.fromkeys(keys)) if outbox else ())
+            # the outbox: what a redelivered trigger of this batch re-sends (none: no keys)
+            stored = Stored(partition=partition, state=state, outbox=tuple(emitted),
+                            keys=tuple(dict.fromkeys(keys)) if emitted else ())
             key, raw = self.store.write(stored)
             records.append(Record(self.changelog, key, raw, partition))
         for partition, issues in batch.tick_issues.items():

@@ -35,14 +35,11 @@ class Draft:
         self.state = state if own else replace(state)
         self.rules = rules
         self.rule = rule
+        self.calendar: WorkingCalendar = rules.calendars[rule.calendar]
         self.version = version  # the version this decision produces; tokens of new deadlines
         self.emit: list[Outbound] = []
         self.counts: list[Count] = []
         self.warnings: list[str] = []
-
-    @property
-    def calendar(self) -> WorkingCalendar:
-        return self.rules.calendars[self.rule.calendar]
 
     def update(self, **changes: Any) -> None:
         amend(self.state, changes)
@@ -63,27 +60,24 @@ class Draft:
         )
 
     def add(self, start: datetime, limit: Limit) -> datetime:
-        local = self.calendar.add(start, limit)
-        if self.calendar.beyond_known(local):
+        due, beyond = self.calendar.add_utc(start, limit)
+        if beyond:
+            cal = self.calendar
+            local = cal.add(start, limit)  # the warning names the deadline in the zone
             self.warnings.append(
-                f"calendar {self.calendar.name}: deadline {local.isoformat()} is past its known "
-                f"holiday data ({self.calendar.known_until}); computed with weekends only"
+                f"calendar {cal.name}: deadline {local.isoformat()} is past its known "
+                f"holiday data ({cal.known_until}); computed with weekends only"
             )
-        return utc(local)
+        return due
 
     def deadline(
         self, kind: DeadlineKind, unit: str, start: datetime, due: datetime
     ) -> list[Deadline]:
         """A limit's deadline and, if the rule says so, its pre-breach warning point."""
-        out = [Deadline(kind=kind, unit=unit, due=due, token=self.version)]
+        out = [Deadline(kind, unit, due, self.version)]
         warn_at = self.rule.warn_at
         if warn_at is not None and kind != "rating":
-            point = utc(self.calendar.point(start, due, warn_at))
+            point = self.calendar.point_utc(start, due, warn_at)
             if start < point < due:
-                out.append(
-                    Deadline(
-                        kind=kind, unit=unit, due=point, token=self.version, warning=True,
-                        limit_due=due,
-                    )
-                )
+                out.append(Deadline(kind, unit, point, self.version, True, due))
         return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -162,6 +162,59 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
                 if found is not None:
                     return found
         return self._slow_working_seconds_between(start, end)
+
+    # -- the core's UTC arithmetic ---------------------------------------------------------
+    # The core keeps every time in UTC. These answer what ``add``/``point`` answer, as UTC
+    # instants (``tzinfo is UTC``), with ``beyond_known`` of the deadline; where the zone keeps
+    # one UTC offset they compute in UTC throughout (``zone.Zone.wall_add_utc``,
+    # ``index._UtcIndex``), which saves converting every moment into the zone and back.
+    # Elsewhere, or for a start not in UTC, they are the public operations converted.
+
+    def add_utc(self, start: datetime, limit: Limit) -> tuple[datetime, bool]:
+        """``add(start, limit)`` as a UTC instant, and whether it is ``beyond_known``."""
+        if start.tzinfo is UTC:
+            plan = plan_of(self)
+            zone = plan.zone
+            found: datetime | None = None
+            if not limit.working or self.always:
+                found = zone.wall_add_utc(start, _delta(limit))
+            elif limit.amount >= 0:
+                index = plan.index_of(self)
+                fast = None if index is None else index.utc_index(zone)
+                if fast is not None:
+                    try:
+                        if limit.unit == "days":
+                            found = fast.add_days(start, limit.amount)
+                        else:
+                            found = fast.add_time(start, _delta(limit))
+                    except OverflowError:
+                        found = None
+            offset = zone.offset
+            if found is not None and offset is not None:  # (found: the offset is fixed)
+                known = self.known_until
+                beyond = known is not None and (found + offset).toordinal() > known.toordinal()
+                return found, beyond
+        local = self.add(start, limit)
+        return local.astimezone(UTC), self.beyond_known(local)
+
+    def point_utc(self, start: datetime, end: datetime, fraction: float) -> datetime:
+        """``point(start, end, fraction)`` as a UTC instant."""
+        if start.tzinfo is UTC and end.tzinfo is UTC and 0.0 <= fraction <= 1.0:
+            plan = plan_of(self)
+            found: datetime | None = None
+            try:
+                if self.always:
+                    found = plan.zone.linear_utc(start, end, fraction)
+                else:
+                    index = plan.index_of(self)
+                    fast = None if index is None else index.utc_index(plan.zone)
+                    if fast is not None:
+                        found = fast.point(start, end, fraction)
+            except OverflowError:
+                found = None
+            if found is not None:
+                return found
+        return self.point(start, end, fraction).astimezone(UTC)
 
     def beyond_known(self, moment: datetime) -> bool:
         """True when ``moment`` falls past the day tables this calendar knows."""

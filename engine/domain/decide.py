@@ -153,7 +153,7 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
         entered_at=at, entry_reason="raised", resolve_by=at,
     )
     draft = Draft(state, rules, rule, 1, own=True)
-    draft.count("whistle_issues_raised_total", street=village.street, category=category)
+    draft.count("whistle_issues_raised_total", (("street", village.street), ("category", category)))
     enter(draft, 0, at, "raised")
     return _done(draft, key, "accepted", "")
 

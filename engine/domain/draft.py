@@ -12,7 +12,7 @@ from typing import Any
 from engine.domain.calendar import Limit, WorkingCalendar
 from engine.domain.decision import Count, Family
 from engine.domain.events import Outbound
-from engine.domain.fast import amend, build, replace
+from engine.domain.fast import build, replace
 from engine.domain.ruleset import Rule, Ruleset
 from engine.domain.state import Deadline, DeadlineKind, IssueState
 
@@ -42,10 +42,13 @@ class Draft:
         self.warnings: list[str] = []
 
     def update(self, **changes: Any) -> None:
-        amend(self.state, changes)
+        self.state.__dict__.update(changes)  # ``fast.amend``: the draft's own copy
 
-    def count(self, family: Family, value: float = 1.0, **labels: str) -> None:
-        self.counts.append(Count(family=family, labels=tuple(labels.items()), value=value))
+    def count(self, family: Family, labels: tuple[tuple[str, str], ...], value: float = 1.0
+              ) -> None:
+        """Count ``value`` in ``family`` with ``labels`` (name, value pairs, in the order the
+        shell's metric declares them)."""
+        self.counts.append(Count(family, labels, value))
 
     def send(self, cls: type[Outbound], data: Any, at: datetime) -> None:
         s = self.state

@@ -14,6 +14,7 @@ check-in); landing and climbing; deadlines; closing.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 
 from engine.domain.calendar import Limit
 from engine.domain.draft import Draft
@@ -50,6 +51,7 @@ from engine.domain.fast import build
 from engine.domain.ruleset import LEVEL_RANK, Level, Route, Step
 from engine.domain.state import Deadline, DeadlineKind, PathStep, ReportDue
 
+_BY_DUE = attrgetter("due")
 MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
 
 
@@ -120,8 +122,8 @@ def _progressed(draft: Draft, unit: str, at: datetime) -> str:
         return "not_holder"
     route = draft.rules.route(s.category)
     if s.level == "department" and route.progress_every is not None:
-        again = Deadline(kind="progress", unit=s.lead or unit,
-                         due=draft.add(at, route.progress_every), token=draft.version)
+        due = draft.add(at, route.progress_every)
+        again = Deadline("progress", s.lead or unit, due, draft.version)
         draft.update(deadlines=(*(d for d in s.deadlines if d.kind != "progress"), again))
     return ""
 
@@ -133,7 +135,7 @@ def _resolved(draft: Draft, unit: str, at: datetime) -> str:
     if s.level != "department" and s.response is None:
         _respond(draft, at)  # solving it is answering it
     window = draft.rule.closing.rating_window
-    rating = Deadline(kind="rating", unit=unit, due=draft.add(at, window), token=draft.version)
+    rating = Deadline("rating", unit, draft.add(at, window), draft.version)
     reports_due = tuple(d for d in draft.state.deadlines if d.kind == "report")
     draft.update(status="resolved", resolved_at=at, deadlines=(*reports_due, rating))
     return ""
@@ -144,7 +146,8 @@ def _rated(draft: Draft, event: IssueRated, at: datetime) -> str:
     if s.status != "resolved":
         return "not_resolved"
     satisfied = event.data.satisfied
-    draft.count("whistle_ratings_total", satisfied=str(satisfied).lower(), street=s.street)
+    draft.count("whistle_ratings_total",
+                (("satisfied", "true" if satisfied else "false"), ("street", s.street)))
     if satisfied:
         close(draft, at, "resolved", True)
     elif s.reopens >= draft.rule.closing.max_reopens and can_climb(draft):
@@ -162,7 +165,8 @@ def _count_response(draft: Draft, outcome: ReportOutcome) -> None:
     """Every response of a holding unit is counted here, once: on time or late when it comes
     (``_respond``), missed when the issue leaves the level unanswered (``leave``)."""
     s = draft.state
-    draft.count("whistle_responses_total", level=s.level, outcome=outcome, street=s.street)
+    draft.count("whistle_responses_total",
+                (("level", s.level), ("outcome", outcome), ("street", s.street)))
 
 
 def _respond(draft: Draft, at: datetime) -> None:
@@ -191,7 +195,7 @@ def leave(draft: Draft, at: datetime) -> PathStep:
 def _count_report(draft: Draft, department: str, outcome: ReportOutcome) -> None:
     """Every department's report (报到) is counted here, once: on time or late when it comes
     (``_reported``), missed when the issue closes without it (``close``). The report rate."""
-    draft.count("whistle_report_outcomes_total", department=department, outcome=outcome)
+    draft.count("whistle_report_outcomes_total", (("department", department), ("outcome", outcome)))
 
 
 def _reported(draft: Draft, department: str, at: datetime) -> str:
@@ -253,8 +257,7 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
         resolve_by = draft.add(at, step.resolve or route.resolve)
         if route.progress_every is not None:
             deadlines.append(
-                Deadline(kind="progress", unit=lead, due=draft.add(at, route.progress_every),
-                         token=draft.version)
+                Deadline("progress", lead, draft.add(at, route.progress_every), draft.version)
             )
     else:
         units = units_for(draft, step.level, ())
@@ -268,7 +271,7 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
         level=step.level, units=units, lead=lead, entered_at=at, entry_reason=reason,
         respond_by=respond_by, resolve_by=resolve_by, response=None, rule=draft.rule.id,
         rules_version=draft.rules.version,
-        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), reports=tuple(reports),
+        deadlines=tuple(sorted(deadlines, key=_BY_DUE)), reports=tuple(reports),
     )
     s = draft.state
     draft.send(
@@ -320,7 +323,7 @@ def retime(draft: Draft, at: datetime) -> None:
         reports.append(r)
     draft.update(
         respond_by=respond_by, resolve_by=resolve_by, reports=tuple(reports),
-        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), rule=draft.rule.id,
+        deadlines=tuple(sorted(deadlines, key=_BY_DUE)), rule=draft.rule.id,
         rules_version=draft.rules.version,
     )
     draft.send(
@@ -379,8 +382,8 @@ def climb(draft: Draft, at: datetime, reason: EscalationReason, hint: tuple[str,
         ),
         at,
     )
-    draft.count("whistle_escalations_total", from_level=s.level, to_level=nxt.level,
-                reason=reason, street=s.street)
+    draft.count("whistle_escalations_total", (("from_level", s.level), ("to_level", nxt.level),
+                                              ("reason", reason), ("street", s.street)))
     enter(draft, index, at, reason, hint)
 
 
@@ -394,13 +397,13 @@ def reopen(draft: Draft, at: datetime) -> None:
     deadlines += draft.deadline("resolve", holder, at, resolve_by)
     route = draft.rules.route(s.category)
     if s.level == "department" and route.progress_every is not None:
-        deadlines.append(Deadline(kind="progress", unit=holder,
-                                  due=draft.add(at, route.progress_every), token=draft.version))
+        due = draft.add(at, route.progress_every)
+        deadlines.append(Deadline("progress", holder, due, draft.version))
     report_by = {r.department: r.due for r in s.reports if r.outcome is None}
     count = s.reopens + 1
     draft.update(
         status="open", resolved_at=None, resolve_by=resolve_by, reopens=count,
-        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)),
+        deadlines=tuple(sorted(deadlines, key=_BY_DUE)),
     )
     draft.send(
         IssueReopened,
@@ -428,12 +431,19 @@ def reopen(draft: Draft, at: datetime) -> None:
 
 def fire_due(draft: Draft, now: datetime) -> None:
     """Fire every deadline due at or before ``now``, earliest first, each at its own due time."""
+    values = draft.state.__dict__  # (the draft's own state, changed in place by every move)
     for _ in range(MAX_FIRINGS):
-        due = [d for d in draft.state.deadlines if d.due <= now]
-        if not due or draft.state.status == "closed":
+        # the earliest due, a warning before its limit at the same time; the first such
+        first: Deadline | None = None
+        at = 0
+        deadlines = values["deadlines"]
+        for i, d in enumerate(deadlines):
+            if d.due <= now and (first is None or d.due < first.due or (
+                    d.due == first.due and d.warning and not first.warning)):
+                first, at = d, i
+        if first is None or values["status"] == "closed":
             return
-        first = min(due, key=lambda d: (d.due, d.warning is False))
-        draft.update(deadlines=tuple(d for d in draft.state.deadlines if d is not first))
+        values["deadlines"] = deadlines[:at] + deadlines[at + 1 :]
         fire(draft, first)
 
 
@@ -445,7 +455,7 @@ def fire(draft: Draft, d: Deadline) -> None:
     if d.warning:
         assert d.limit_due is not None
         send_limit(draft, IssueWarning, d.kind, d.unit, d.limit_due, d.due)
-        draft.count("whistle_deadline_warnings_total", kind=d.kind, level=s.level)
+        draft.count("whistle_deadline_warnings_total", (("kind", d.kind), ("level", s.level)))
         return
     kind: LimitKind = d.kind
     if kind == "progress":
@@ -453,12 +463,12 @@ def fire(draft: Draft, d: Deadline) -> None:
         route = draft.rules.route(s.category)
         if route.progress_every is not None:
             due = draft.add(d.due, route.progress_every)
-            again = Deadline(kind="progress", unit=d.unit, due=due, token=draft.version)
+            again = Deadline("progress", d.unit, due, draft.version)
             draft.update(deadlines=(*draft.state.deadlines, again))
         return
     # a missed limit: respond, resolve or report
     send_limit(draft, IssueOverdue, kind, d.unit, d.due, d.due)
-    draft.count("whistle_deadlines_missed_total", kind=kind, level=s.level)
+    draft.count("whistle_deadlines_missed_total", (("kind", kind), ("level", s.level)))
     draft.update(breaches=s.breaches + 1)
     # its warning, if not yet fired, is moot now
     draft.update(deadlines=tuple(
@@ -521,12 +531,9 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
         ),
         at,
     )
-    draft.count(
-        "whistle_issues_closed_total", closed_level=s.level, outcome=outcome, street=s.street,
-        on_time=str(on_time).lower(),
-    )
+    draft.count("whistle_issues_closed_total", (
+        ("closed_level", s.level), ("outcome", outcome), ("street", s.street),
+        ("on_time", "true" if on_time else "false")))
     if outcome == "resolved":
-        draft.count(
-            "whistle_issue_resolution_seconds", (at - s.raised_at).total_seconds(),
-            closed_level=s.level,
-        )
+        draft.count("whistle_issue_resolution_seconds", (("closed_level", s.level),),
+                    (at - s.raised_at).total_seconds())

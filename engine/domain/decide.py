@@ -148,7 +148,8 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
         village=village.id, street=village.street, category=category,
         severity=severity, rule=rule.id,
         # a hint naming an unknown department is ignored: labels stay a bounded set
-        hint_departments=tuple(d for d in data.departments if d in rules.registry.departments),
+        hint_departments=tuple(d for d in data.departments if d in rules.registry.departments)
+        if data.departments else (),
         rules_version=rules.version, level=rule.ladder[0].level, units=(),
         entered_at=at, entry_reason="raised", resolve_by=at,
     )

@@ -67,8 +67,19 @@ class Replayer:
             yield decision
 
     def run(self, events: Iterable[Envelope], until: datetime | None = None) -> Iterator[Decision]:
+        # ``feed`` for every event, unrolled: a decision then passes one generator, not two
+        heap, states, rules, keep = self.heap, self.states, self.rules, self._keep
         for event in events:
-            yield from self.feed(event)
+            at = event.time if event.time.tzinfo is UTC else event.time.astimezone(UTC)
+            before = at - _JUST_BEFORE
+            if heap and heap[0][0] <= before:
+                yield from self.advance(before)
+            elif self.clock is None or before > self.clock:
+                self.clock = before
+            issue_id = event.subject
+            decision = decide(states.get(issue_id), event, rules, at)
+            keep(issue_id, decision)
+            yield decision
         if until is not None:
             yield from self.advance(until)
 

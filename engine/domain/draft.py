@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.domain.calendar import Limit, WorkingCalendar
+from engine.domain.calendar import Limit, UtcArithmetic, WorkingCalendar
 from engine.domain.decision import Count, Family
 from engine.domain.events import Outbound
 from engine.domain.fast import build, replace
@@ -36,6 +36,7 @@ class Draft:
         self.rules = rules
         self.rule = rule
         self.calendar: WorkingCalendar = rules.calendars[rule.calendar]
+        self._utc: UtcArithmetic | None = None  # the calendar's, once a deadline is computed
         self.version = version  # the version this decision produces; tokens of new deadlines
         self.emit: list[Outbound] = []
         self.counts: list[Count] = []
@@ -63,7 +64,10 @@ class Draft:
         )
 
     def add(self, start: datetime, limit: Limit) -> datetime:
-        due, beyond = self.calendar.add_utc(start, limit)
+        ops = self._utc
+        if ops is None:
+            ops = self._utc = self.calendar.utc()
+        due, beyond = ops.add(start, limit)
         if beyond:
             cal = self.calendar
             local = cal.add(start, limit)  # the warning names the deadline in the zone
@@ -80,7 +84,10 @@ class Draft:
         out = [Deadline(kind, unit, due, self.version)]
         warn_at = self.rule.warn_at
         if warn_at is not None and kind != "rating":
-            point = self.calendar.point_utc(start, due, warn_at)
+            ops = self._utc
+            if ops is None:
+                ops = self._utc = self.calendar.utc()
+            point = ops.point(start, due, warn_at)
             if start < point < due:
                 out.append(Deadline(kind, unit, point, self.version, True, due))
         return out

@@ -40,8 +40,9 @@ from engine.domain.calendar.model import (
     DEFAULT_HOURS,
     Limit,
     Unit,
+    UtcArithmetic,
     WorkingCalendar,
     always_calendar,
 )
 
-__all__ = ["DEFAULT_HOURS", "Limit", "Unit", "WorkingCalendar", "always_calendar"]
+__all__ = ["DEFAULT_HOURS", "Limit", "Unit", "UtcArithmetic", "WorkingCalendar", "always_calendar"]

@@ -101,14 +101,14 @@ class _Index:
             total.append(running)
         self.starts, self.ends, self.total, self.day = starts, ends, total, day_of
         self.first, self.workdays, self.n = first, workdays, len(starts)
-        self.utc: object = _UNBUILT  # _UtcIndex or None once built
+        self.utc: object = _UNBUILT  # UtcIndex or None once built
 
-    def utc_index(self, zone: Zone) -> _UtcIndex | None:
+    def utc_index(self, zone: Zone) -> UtcIndex | None:
         """The same index keyed by UTC instants (built once, on first use), when it is keyed by
         wall time at a fixed offset (``fixed``); else None."""
         found = self.utc
         if found is _UNBUILT:
-            found = self.utc = _UtcIndex(self, zone) if self.fixed else None
+            found = self.utc = UtcIndex(self, zone) if self.fixed else None
         return found  # type: ignore[return-value]
 
     def _key(self, moment: datetime) -> tuple[datetime, int]:
@@ -272,7 +272,7 @@ class _Index:
         return self._between(lo, d_lo, hi, d_hi).total_seconds()
 
 
-class _UtcIndex:
+class UtcIndex:
     """A fixed-offset ``_Index`` with its interval ends as UTC instants, for the core's UTC
     arithmetic (``WorkingCalendar.add_utc``/``point_utc``): at a fixed offset a wall-time key
     and its UTC instant order and subtract alike, so every bisection and running total is the
@@ -421,11 +421,12 @@ def _index_of(cal: WorkingCalendar) -> _Index | None:
 class _Plan:
     """What one calendar instance has computed: its zone and, once needed, its index."""
 
-    __slots__ = ("index", "zone")
+    __slots__ = ("index", "utc", "zone")
 
     def __init__(self, zone: Zone) -> None:
         self.zone = zone
         self.index: object = _UNBUILT
+        self.utc: object = None  # the calendar's ``UtcArithmetic``, once asked for
 
     def index_of(self, cal: WorkingCalendar) -> _Index | None:
         found = self.index

@@ -12,7 +12,7 @@ from typing import Any
 from engine.domain.calendar import Limit, UtcArithmetic, WorkingCalendar
 from engine.domain.decision import Count, Family
 from engine.domain.events import Outbound
-from engine.domain.fast import build, replace
+from engine.domain.fast import defaults_of, make, replace
 from engine.domain.ruleset import Rule, Ruleset
 from engine.domain.state import Deadline, DeadlineKind, IssueState
 
@@ -52,16 +52,10 @@ class Draft:
         self.counts.append(Count(family, labels, value))
 
     def send(self, cls: type[Outbound], data: Any, at: datetime) -> None:
-        s = self.state
-        self.emit.append(
-            build(
-                cls,
-                id=f"{s.issue_id}:{self.version}:{len(self.emit)}",
-                subject=s.issue_id,
-                time=at,
-                data=data,
-            )
-        )
+        issue_id, emit = self.state.issue_id, self.emit
+        emit.append(make(cls, {  # the envelope's defaults (source, type, ...), then its own
+            **defaults_of(cls), "id": f"{issue_id}:{self.version}:{len(emit)}",
+            "subject": issue_id, "time": at, "data": data}))
 
     def add(self, start: datetime, limit: Limit) -> datetime:
         ops = self._utc

@@ -59,6 +59,24 @@ def build(cls: type[M], **fields: Any) -> M:
     return obj
 
 
+def defaults_of(cls: type[BaseModel]) -> dict[str, Any]:
+    """The default values of ``cls``'s fields that have one (shared: never change it)."""
+    found = _defaults.get(cls)
+    return (_defaults_of(cls) if found is None else found)[0]
+
+
+def make(cls: type[M], values: dict[str, Any]) -> M:
+    """``build`` from a dict holding a value for *every* field of ``cls`` (defaults included:
+    see ``defaults_of``), which becomes the instance's own: no keyword arguments, no copy."""
+    found = _defaults.get(cls)
+    obj = _new(cls)
+    _setattr(obj, "__dict__", values)
+    _set_fields_set(obj, (_defaults_of(cls) if found is None else found)[1])
+    _set_extra(obj, None)
+    _set_private(obj, None)
+    return obj
+
+
 def replace(model: M, **changes: Any) -> M:
     """A copy of ``model`` with ``changes``; like ``model_copy(update=...)``, only cheaper."""
     cls = type(model)

@@ -47,7 +47,7 @@ from engine.domain.events import (
     ReportRecord,
     WarningData,
 )
-from engine.domain.fast import build
+from engine.domain.fast import make
 from engine.domain.ruleset import LEVEL_RANK, Level, Route, Step
 from engine.domain.state import Deadline, DeadlineKind, PathStep, ReportDue
 
@@ -276,12 +276,11 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
     s = draft.state
     draft.send(
         IssueAssigned,
-        build(
-            AssignedData,
-            sequence=draft.version, level=s.level, units=s.units, lead=lead, respond_by=respond_by,
-            resolve_by=resolve_by, report_by=report_by, rule=draft.rule.id,
-            rules_version=draft.rules.version, reason=reason,
-        ),
+        make(AssignedData, {
+            "sequence": draft.version, "level": s.level, "units": s.units, "lead": lead,
+            "respond_by": respond_by, "resolve_by": resolve_by, "report_by": report_by,
+            "rule": draft.rule.id, "rules_version": draft.rules.version, "reason": reason,
+        }),
         at,
     )
 
@@ -328,11 +327,11 @@ def retime(draft: Draft, at: datetime) -> None:
     )
     draft.send(
         IssueAssigned,
-        build(
-            AssignedData, sequence=draft.version, level=s.level, units=s.units, lead=s.lead,
-            respond_by=respond_by, resolve_by=resolve_by, report_by=report_by,
-            rule=draft.rule.id, rules_version=draft.rules.version, reason="rules_changed",
-        ),
+        make(AssignedData, {
+            "sequence": draft.version, "level": s.level, "units": s.units, "lead": s.lead,
+            "respond_by": respond_by, "resolve_by": resolve_by, "report_by": report_by,
+            "rule": draft.rule.id, "rules_version": draft.rules.version, "reason": "rules_changed",
+        }),
         at,
     )
 
@@ -375,11 +374,10 @@ def climb(draft: Draft, at: datetime, reason: EscalationReason, hint: tuple[str,
     units = units_for(draft, nxt.level, departments_for(draft, hint)[0])
     draft.send(
         IssueEscalated,
-        build(
-            EscalatedData,
-            sequence=draft.version, from_level=s.level, from_units=s.units, to_level=nxt.level,
-            to_units=units, reason=reason, rule=draft.rule.id,
-        ),
+        make(EscalatedData, {
+            "sequence": draft.version, "from_level": s.level, "from_units": s.units,
+            "to_level": nxt.level, "to_units": units, "reason": reason, "rule": draft.rule.id,
+        }),
         at,
     )
     draft.count("whistle_escalations_total", (("from_level", s.level), ("to_level", nxt.level),
@@ -407,21 +405,19 @@ def reopen(draft: Draft, at: datetime) -> None:
     )
     draft.send(
         IssueReopened,
-        build(
-            ReopenedData,
-            sequence=draft.version, count=count, level=s.level, units=s.units,
-            rule=draft.rule.id,
-        ),
+        make(ReopenedData, {
+            "sequence": draft.version, "count": count, "level": s.level, "units": s.units,
+            "rule": draft.rule.id,
+        }),
         at,
     )
     draft.send(
         IssueAssigned,
-        build(
-            AssignedData,
-            sequence=draft.version, level=s.level, units=s.units, lead=s.lead, respond_by=None,
-            resolve_by=resolve_by, report_by=report_by, rule=draft.rule.id,
-            rules_version=draft.rules.version, reason="reopened",
-        ),
+        make(AssignedData, {
+            "sequence": draft.version, "level": s.level, "units": s.units, "lead": s.lead,
+            "respond_by": None, "resolve_by": resolve_by, "report_by": report_by,
+            "rule": draft.rule.id, "rules_version": draft.rules.version, "reason": "reopened",
+        }),
         at,
     )
 
@@ -489,11 +485,10 @@ def send_limit(
     data_cls = WarningData if cls is IssueWarning else OverdueData
     draft.send(
         cls,
-        build(
-            data_cls,
-            sequence=draft.version, kind=kind, unit=unit, due=due, level=draft.state.level,
-            rule=draft.rule.id,
-        ),
+        make(data_cls, {
+            "sequence": draft.version, "kind": kind, "unit": unit, "due": due,
+            "level": draft.state.level, "rule": draft.rule.id,
+        }),
         at,
     )
 
@@ -519,16 +514,18 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
     s = draft.state
     draft.send(
         IssueClosed,
-        build(
-            ClosedData,
-            sequence=draft.version, outcome=outcome, satisfied=satisfied, closed_level=s.level,
-            closed_units=s.units, raised_at=s.raised_at, closed_at=at,
-            path=tuple(build(PathEntry, **p._asdict()) for p in s.path),
-            reports=tuple(build(ReportRecord, **r._asdict()) for r in s.reports),
-            breaches=s.breaches, on_time=on_time, street=s.street,
-            village=s.village, grid=s.grid, category=s.category, severity=s.severity,
-            whistles=s.whistles, reopens=s.reopens, rule=s.rule, rules_version=s.rules_version,
-        ),
+        make(ClosedData, {
+            "sequence": draft.version, "outcome": outcome, "satisfied": satisfied,
+            "closed_level": s.level, "closed_units": s.units, "raised_at": s.raised_at,
+            "closed_at": at,
+            "path": tuple(make(PathEntry, dict(zip(PathStep._fields, p, strict=True)))
+                           for p in s.path),
+            "reports": tuple(make(ReportRecord, dict(zip(ReportDue._fields, r, strict=True)))
+                              for r in s.reports),
+            "breaches": s.breaches, "on_time": on_time, "street": s.street, "village": s.village,
+            "grid": s.grid, "category": s.category, "severity": s.severity, "whistles": s.whistles,
+            "reopens": s.reopens, "rule": s.rule, "rules_version": s.rules_version,
+        }),
         at,
     )
     draft.count("whistle_issues_closed_total", (

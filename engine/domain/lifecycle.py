@@ -124,7 +124,7 @@ def _progressed(draft: Draft, unit: str, at: datetime) -> str:
     if s.level == "department" and route.progress_every is not None:
         due = draft.add(at, route.progress_every)
         again = Deadline("progress", s.lead or unit, due, draft.version)
-        draft.update(deadlines=(*(d for d in s.deadlines if d.kind != "progress"), again))
+        draft.update(deadlines=(*[d for d in s.deadlines if d.kind != "progress"], again))
     return ""
 
 
@@ -136,7 +136,7 @@ def _resolved(draft: Draft, unit: str, at: datetime) -> str:
         _respond(draft, at)  # solving it is answering it
     window = draft.rule.closing.rating_window
     rating = Deadline("rating", unit, draft.add(at, window), draft.version)
-    reports_due = tuple(d for d in draft.state.deadlines if d.kind == "report")
+    reports_due = tuple([d for d in draft.state.deadlines if d.kind == "report"])
     draft.update(status="resolved", resolved_at=at, deadlines=(*reports_due, rating))
     return ""
 
@@ -175,7 +175,7 @@ def _respond(draft: Draft, at: datetime) -> None:
     _count_response(draft, outcome)
     draft.update(
         response=outcome,
-        deadlines=tuple(d for d in s.deadlines if d.kind != "respond"),
+        deadlines=tuple([d for d in s.deadlines if d.kind != "respond"]),
     )
 
 
@@ -210,7 +210,8 @@ def _reported(draft: Draft, department: str, at: datetime) -> str:
         r._replace(reported_at=at, outcome=outcome) if r is record else r
         for r in s.reports
     )
-    deadlines = tuple(d for d in s.deadlines if not (d.kind == "report" and d.unit == department))
+    deadlines = tuple([
+        d for d in s.deadlines if not (d.kind == "report" and d.unit == department)])
     draft.update(reports=reports, deadlines=deadlines)
     return ""
 
@@ -467,10 +468,10 @@ def fire(draft: Draft, d: Deadline) -> None:
     draft.count("whistle_deadlines_missed_total", (("kind", kind), ("level", s.level)))
     draft.update(breaches=s.breaches + 1)
     # its warning, if not yet fired, is moot now
-    draft.update(deadlines=tuple(
+    draft.update(deadlines=tuple([
         x for x in draft.state.deadlines
         if not (x.warning and x.kind == d.kind and x.unit == d.unit)
-    ))
+    ]))
     step = current_step(draft)
     escalate = (d.kind == "respond" and (step is None or step.escalate_on_respond_overdue)) or (
         d.kind == "resolve" and (step is None or step.escalate_on_resolve_overdue)

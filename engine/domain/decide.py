@@ -24,7 +24,7 @@ from sys import intern
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
 from engine.domain.events import DeadlineReached, Envelope, IssueRaised
-from engine.domain.fast import build, replace
+from engine.domain.fast import defaults_of, make, replace
 from engine.domain.lifecycle import apply, enter, fire_due, retime
 from engine.domain.ruleset import Facts, Rule, Ruleset
 from engine.domain.state import IssueState
@@ -142,17 +142,18 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
     category, severity = intern(data.category), intern(data.severity)
     reporter = data.reporter.kind if data.reporter else "unknown"
     rule = rules.match_fields(category, severity, reporter, event.source, village.street)
-    state = build(
-        IssueState,
-        issue_id=event.subject, version=0, status="open", raised_at=at, grid=grid.id,
-        village=village.id, street=village.street, category=category,
-        severity=severity, rule=rule.id,
+    state = make(IssueState, {
+        **defaults_of(IssueState),
+        "issue_id": event.subject, "version": 0, "status": "open", "raised_at": at,
+        "grid": grid.id, "village": village.id, "street": village.street,
+        "category": category, "severity": severity, "rule": rule.id,
         # a hint naming an unknown department is ignored: labels stay a bounded set
-        hint_departments=tuple(d for d in data.departments if d in rules.registry.departments)
+        "hint_departments": tuple([d for d in data.departments
+                                   if d in rules.registry.departments])
         if data.departments else (),
-        rules_version=rules.version, level=rule.ladder[0].level, units=(),
-        entered_at=at, entry_reason="raised", resolve_by=at,
-    )
+        "rules_version": rules.version, "level": rule.ladder[0].level, "units": (),
+        "entered_at": at, "entry_reason": "raised", "resolve_by": at,
+    })
     draft = Draft(state, rules, rule, 1, own=True)
     draft.count("whistle_issues_raised_total", (("street", village.street), ("category", category)))
     enter(draft, 0, at, "raised")

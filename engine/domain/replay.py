@@ -16,7 +16,7 @@ from engine.domain.decide import decide
 from engine.domain.decision import Decision
 from engine.domain.draft import utc
 from engine.domain.events import DeadlineReached, Envelope
-from engine.domain.fast import build
+from engine.domain.fast import make
 from engine.domain.ruleset import Ruleset
 from engine.domain.state import IssueState
 
@@ -61,7 +61,7 @@ class Replayer:
                     break
             else:
                 continue  # stale: the issue moved on since this deadline was armed
-            tick = build(DeadlineReached, issue_id=issue_id, due=due, token=token)  # trusted
+            tick = make(DeadlineReached, {"issue_id": issue_id, "due": due, "token": token})
             decision = decide(state, tick, rules, due)
             self._keep(issue_id, decision)
             yield decision

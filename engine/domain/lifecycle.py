@@ -219,14 +219,29 @@ def _reported(draft: Draft, department: str, at: datetime) -> str:
 # --- landing on a level and climbing ------------------------------------------------------------
 
 
+_UNITS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def shared(units: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple object for each set of holders, shared by every issue (and path step) they
+    hold: 48 bytes or more each, several per open issue. Bounded (the registry's units and
+    their combinations in routes and hints; cleared if it ever grows past that)."""
+    found = _UNITS.get(units)
+    if found is None:
+        if len(_UNITS) >= 65536:
+            _UNITS.clear()
+        found = _UNITS[units] = units
+    return found
+
+
 def units_for(draft: Draft, level: Level, departments: tuple[str, ...]) -> tuple[str, ...]:
     s = draft.state
     if level == "grid":
-        return (s.grid,)
+        return shared((s.grid,))
     if level == "village":
-        return (s.village,)
+        return shared((s.village,))
     if level == "street":
-        return (s.street,)
+        return shared((s.street,))
     return departments
 
 
@@ -235,8 +250,8 @@ def departments_for(draft: Draft, hint: tuple[str, ...]) -> tuple[tuple[str, ...
     route = draft.rules.route(draft.state.category)
     chosen = hint or draft.state.hint_departments
     if chosen:
-        return tuple(dict.fromkeys(chosen)), route
-    return (route.lead, *route.co), route
+        return shared(tuple(dict.fromkeys(chosen))), route
+    return shared((route.lead, *route.co)), route
 
 
 def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, ...] = ()) -> None:

@@ -29,6 +29,7 @@ from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
 from engine.agents.processor import IssueProcessor, Message, Record
 from engine.agents.reload import RulesHolder
+from engine.agents.sender import BeforeSubmit, KafkaBatchSender
 from engine.agents.settings import Settings
 from engine.agents.store import IssueStore
 from engine.agents.topics import Topics
@@ -74,6 +75,7 @@ def build_engine(
     clock: Clock | None = None,
     metrics: Metrics | None = None,
     crash_after_write: Callable[[str], bool] | None = None,
+    send_delay: BeforeSubmit | None = None,
 ) -> Engine:
     faust_fixes.install()
     clock = clock or SystemClock()
@@ -130,10 +132,9 @@ def build_engine(
                                index=DeadlineIndex(), topics=topics, changelog=changelog,
                                follow_rule_changes=settings.pinning == "follow")
 
-    async def send(r: Record) -> Any:
-        return await app.producer.send(r.topic, r.key, r.value, r.partition, None, None)
-
-    delivery = Delivery(send, metrics, attempts=settings.delivery_attempts)
+    producer: Any = app.producer
+    sender = KafkaBatchSender(producer._ensure_producer, before_submit=send_delay)
+    delivery = Delivery(sender.send, metrics, attempts=settings.delivery_attempts)
 
     @app.agent(source)
     async def issues(stream: Any) -> None:
@@ -246,6 +247,12 @@ def build_engine(
     async def readyz(self: Any, request: Any) -> Any:
         ok = ready()
         return self.json({"ready": ok}, status=200 if ok else 503)
+
+    @app.page("/debug/progress")
+    async def progress(self: Any, request: Any) -> Any:
+        """Inbound messages this worker has handled since it started: a cheap poll for tests
+        and benchmarks (``/metrics`` renders every series, ~10 ms with the Xishan registry)."""
+        return self.json({"consumed": processor.consumed})
 
     @app.page("/debug/state")
     async def state_digest(self: Any, request: Any) -> Any:

@@ -1,9 +1,9 @@
 """Deliver a batch's records and wait until the broker has every one of them: states, then events.
 
-``send`` hands one record to the Kafka producer and returns its delivery future (aiokafka's
-``send`` appends to the producer's batch and returns at once; the future resolves when the
-broker acknowledged the record, ``acks=-1`` by faust's default). A batch is delivered when every
-future has resolved. A failure is never skipped: it is counted
+``send`` hands records to the Kafka producer and returns their delivery futures
+(``KafkaBatchSender``: one aiokafka record batch per topic-partition, each future resolving when
+the broker acknowledged all of it, ``acks=-1`` by faust's default). A batch is delivered when
+every future has resolved. A failure is never skipped: it is counted
 (``whistle_delivery_failures_total``) and the *whole* batch is sent again (records that made it
 are sent twice with the same keys and outbound ids: consumers drop duplicates by id, and the
 changelog keeps the last value of a key), up to ``attempts`` times; then the worker stops with
@@ -26,7 +26,8 @@ from engine.agents.processor import Record
 
 log = structlog.get_logger("whistle.delivery")
 
-Send = Callable[[Record], Awaitable[Awaitable[Any]]]
+# records -> their delivery futures; if it raises, what it submitted has been waited for
+Send = Callable[[Sequence[Record]], Awaitable[Sequence[Awaitable[Any]]]]
 
 
 class DeliveryFailed(RuntimeError):
@@ -83,15 +84,13 @@ class Delivery:
                    f"{self.attempts} attempts ({error}); its offsets are not committed")
 
     async def _once(self, records: Sequence[Record]) -> str | None:
-        futures: list[Awaitable[Any]] = []
         try:
-            for r in records:
-                futures.append(await self.send(r))
-        except Exception as e:  # the producer refused a record: wait for the others, then retry
-            await asyncio.gather(*futures, return_exceptions=True)
+            futures = await self.send(records)
+        except Exception as e:  # the producer refused a record (the rest were waited for)
             return repr(e)
         results = await asyncio.gather(*futures, return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
-            return f"{len(failed)} of {len(records)} failed, first: {failed[0]!r}"
+            return (f"{len(failed)} of {len(results)} sends of {len(records)} records failed, "
+                    f"first: {failed[0]!r}")
         return None

@@ -130,6 +130,7 @@ class IssueProcessor:
         store.on_quarantine = self._quarantined
         self.assigned: set[int] = set()
         self.batch = Batch()
+        self.consumed = 0  # inbound messages handled since start (``/debug/progress``)
 
     # --- batches ----------------------------------------------------------------------------
 
@@ -170,6 +171,7 @@ class IssueProcessor:
     # --- inbound events ---------------------------------------------------------------------
 
     def on_event(self, msg: Message, now: datetime) -> None:
+        self.consumed += 1
         try:
             self._on_event(msg, now)
         except Quarantined as q:

@@ -29,6 +29,7 @@ from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
 from engine.agents.processor import IssueProcessor, Message, Record
 from engine.agents.reload import RulesHolder
+from engine.agents.retention import RetentionIndex
 from engine.agents.sender import BeforeSubmit, KafkaBatchSender
 from engine.agents.settings import Settings
 from engine.agents.store import IssueStore
@@ -130,6 +131,8 @@ def build_engine(
     store = IssueStore(local, key_partition=memory._key_partition)
     processor = IssueProcessor(rules=holder.current, store=store, metrics=metrics, clock=clock,
                                index=DeadlineIndex(), topics=topics, changelog=changelog,
+                               retention=RetentionIndex(settings.retain_closed,
+                                                        settings.remember_retired),
                                follow_rule_changes=settings.pinning == "follow")
 
     producer: Any = app.producer

@@ -64,7 +64,7 @@ class KafkaBatchSender:
                         batch = producer.create_batch()
                         if batch.append(key=r.key, value=r.value, timestamp=None) is None:
                             raise RecordTooLarge(
-                                f"a record of {len(r.value)} bytes for {topic} does not fit "
+                                f"a record of {len(r.value or b'')} bytes for {topic} does not fit "
                                 "in the producer's batch (producer_max_batch_size)")
                 futures.append(await producer.send_batch(batch, topic, partition=partition))
         except BaseException:

@@ -23,6 +23,11 @@
 | WHISTLE_BATCH_MAX | 500 | most messages decided in one batch |
 | WHISTLE_BATCH_WITHIN | 0.05 | seconds a batch waits to fill before it is processed |
 | WHISTLE_DELIVERY_ATTEMPTS | 5 | sends of a batch's records before the worker stops |
+| WHISTLE_RETAIN_CLOSED | 7d | how long a closed issue's state is kept before it retires |
+| WHISTLE_REMEMBER_RETIRED | 90d | how long a retired issue's marker is kept after that |
+
+Durations are a number with a unit (``s``, ``m``, ``h``, ``d``), e.g. ``7d`` or ``90s``; a bare
+number is seconds.
 
 Invalid values (an unknown ``WHISTLE_PINNING``, a number that does not parse, a batch of 0) are
 a startup error (``SettingsError``), never a silent default.
@@ -35,9 +40,11 @@ from __future__ import annotations
 import os
 import ssl
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from engine.agents.retention import DEFAULT_REMEMBER, DEFAULT_RETAIN
 from engine.agents.topics import Topics
 
 SAMPLE_RULES = Path(__file__).resolve().parent.parent / "sample" / "xishan"
@@ -49,6 +56,22 @@ PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the worker does not start."""
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> timedelta:
+    """``7d``, ``12h``, ``30m``, ``90s`` or a bare number of seconds."""
+    text = text.strip()
+    unit = _UNITS.get(text[-1:].lower())
+    number = float(text[:-1] if unit else text)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return timedelta(seconds=number * (unit or 1))
+
+
+duration.what = "duration (e.g. 7d, 12h, 30m, 90s)"  # type: ignore[attr-defined]  # named in errors
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,8 @@ class Settings:
     batch_max: int = 500
     batch_within: float = 0.05
     delivery_attempts: int = 5
+    retain_closed: timedelta = DEFAULT_RETAIN
+    remember_retired: timedelta = DEFAULT_REMEMBER
 
     def __post_init__(self) -> None:
         problems = []
@@ -92,6 +117,9 @@ class Settings:
                 problems.append(f"WHISTLE_{name.upper()} must be at least 1")
         for name in ("tick_seconds", "session_timeout", "batch_within", "rules_watch_seconds"):
             if not getattr(self, name) > 0:
+                problems.append(f"WHISTLE_{name.upper()} must be more than 0")
+        for name in ("retain_closed", "remember_retired"):
+            if not getattr(self, name) > timedelta(0):
                 problems.append(f"WHISTLE_{name.upper()} must be more than 0")
         if problems:
             raise SettingsError("; ".join(problems))
@@ -123,6 +151,7 @@ class Settings:
             ("session_timeout", float), ("data_dir", Path), ("broker_quirks", str),
             ("pinning", str), ("rules_watch_seconds", float), ("batch_max", int),
             ("batch_within", float), ("delivery_attempts", int),
+            ("retain_closed", duration), ("remember_retired", duration),
         ):
             value = get(name.upper())
             if value is not None:
@@ -130,7 +159,7 @@ class Settings:
                     kw[name] = conv(value)
                 except ValueError:
                     raise SettingsError(f"WHISTLE_{name.upper()}: {value!r} is not a valid "
-                                        f"{conv.__name__}") from None
+                                        f"{getattr(conv, 'what', conv.__name__)}") from None
         return cls(**kw)
 
     def override(self, **changes: Any) -> Settings:

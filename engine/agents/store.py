@@ -19,12 +19,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from engine.agents.codec import Stored, UndecodableState, decode, encode
 from engine.domain.state import IssueState
 
 TICK_MARK = b"\x00tick:"  # keys of the per-partition record of the last ticks' issues
 TICK_FORMAT_VERSION = 1
+RETIRED_MARK = b"\x00retired:"  # keys of retired issues' markers (engine.agents.retention)
+RETIRED_FORMAT_VERSION = 1
 
 
 class Quarantined(Exception):
@@ -64,6 +67,45 @@ class TickRecord:
 
 def tick_key(partition: int) -> bytes:
     return TICK_MARK + str(partition).encode()
+
+
+@dataclass(frozen=True)
+class Retired:
+    """What is left of an issue whose closed state retired: where and when (no personal data).
+
+    v1 ``{"v": 1, "p": partition, "closed_at": ISO time, "retired_at": ISO time}``."""
+
+    partition: int
+    closed_at: datetime
+    retired_at: datetime
+
+    def encode(self) -> bytes:
+        return json.dumps({"v": RETIRED_FORMAT_VERSION, "p": self.partition,
+                           "closed_at": self.closed_at.isoformat(),
+                           "retired_at": self.retired_at.isoformat()}).encode()
+
+    @staticmethod
+    def decode(raw: bytes) -> Retired | None:
+        try:
+            data = json.loads(raw)
+            if data["v"] == 1:
+                return Retired(int(data["p"]), datetime.fromisoformat(data["closed_at"]),
+                               datetime.fromisoformat(data["retired_at"]))
+        except Exception:  # an unreadable marker: the issue counts as never seen
+            pass
+        return None
+
+
+def retired_key(issue_id: str) -> bytes:
+    return RETIRED_MARK + issue_id.encode()
+
+
+@dataclass
+class Scan:
+    """What one pass over the store found for some partitions."""
+
+    states: dict[int, list[IssueState]]
+    retired: dict[int, list[tuple[str, Retired]]]
 
 
 class IssueStore:
@@ -109,13 +151,44 @@ class IssueStore:
         self._cache[stored.state.issue_id] = (raw, stored)
         return key, raw
 
-    def scan(self, partitions: Iterable[int]) -> dict[int, list[IssueState]]:
-        """Every issue state stored for ``partitions``, in one pass over the store (after
-        assignments only). Undecodable values are quarantined and skipped."""
+    def delete(self, issue_id: str) -> bytes:
+        """Remove an issue's state from the local store; returns the key to tombstone."""
+        key = issue_id.encode()
+        self.table.pop(key, None)
+        self.key_partition.pop(key, None)
+        self._cache.pop(issue_id, None)
+        return key
+
+    def retired(self, issue_id: str) -> Retired | None:
+        raw = self.table.get(retired_key(issue_id))
+        return None if raw is None else Retired.decode(raw)
+
+    def write_retired(self, issue_id: str, marker: Retired) -> tuple[bytes, bytes]:
+        key, raw = retired_key(issue_id), marker.encode()
+        self.table[key] = raw
+        self.key_partition[key] = marker.partition
+        return key, raw
+
+    def forget_retired(self, issue_id: str) -> bytes:
+        key = retired_key(issue_id)
+        self.table.pop(key, None)
+        self.key_partition.pop(key, None)
+        return key
+
+    def scan(self, partitions: Iterable[int]) -> Scan:
+        """Every issue state and retired marker stored for ``partitions``, in one pass over the
+        store (after assignments only). Undecodable values are quarantined and skipped."""
         wanted = set(partitions)
         found: dict[int, list[IssueState]] = {p: [] for p in wanted}
+        retired: dict[int, list[tuple[str, Retired]]] = {p: [] for p in wanted}
         for key, raw in list(self.table.items()):
-            if key.startswith(TICK_MARK) or raw is None:
+            if raw is None or key.startswith(TICK_MARK):
+                continue
+            if key.startswith(RETIRED_MARK):
+                marker = Retired.decode(raw)
+                if marker is not None and marker.partition in wanted:
+                    retired[marker.partition].append(
+                        (key[len(RETIRED_MARK):].decode(errors="replace"), marker))
                 continue
             issue_id = key.decode(errors="replace")
             stored = self._decode(issue_id, raw)
@@ -123,7 +196,7 @@ class IssueStore:
                 continue
             self._cache[issue_id] = (raw, stored)
             found[stored.partition].append(stored.state)
-        return found
+        return Scan(found, retired)
 
     def _decode(self, issue_id: str, raw: bytes) -> Stored | None:
         try:

@@ -55,7 +55,7 @@ def changelog(proc: Harness) -> list[tuple[bytes | None, bytes | None]]:
 
 def test_a_closed_issue_is_kept_for_the_window_then_tombstoned_with_a_marker() -> None:
     proc = closed_issue()
-    table = proc.store.table
+    table = proc.store.local
     proc.on_tick(0, offset=3, now=T0 + RETAIN)  # closed at T0 + 1 min: not yet
     assert b"A" in table and held(proc, "closed") == 1
     before = len(changelog(proc))
@@ -75,7 +75,7 @@ def test_facts_for_a_retired_issue_are_rejected_with_their_own_reason_and_never_
     proc.on_event(msg(RAISE, offset=5), T0 + 3 * D)  # the raise re-sent by its source
     rejected = proc.sink.on("issues.rejected")
     assert [r["reason"] for r in rejected] == ["retired_issue", "retired_issue"]
-    assert b"A" not in proc.store.table
+    assert b"A" not in proc.store.local
     assert [e["type"] for e in proc.sink.on("issues.lifecycle")].count("issue.assigned") == 1
     assert proc.metrics.registry.get_sample_value(
         "whistle_events_rejected_total", {"reason": "retired_issue"}) == 2
@@ -89,7 +89,7 @@ def test_retirement_is_done_once_across_redelivered_ticks_and_restarts() -> None
     proc.on_tick(0, offset=4, now=T0 + 4 * D)
     assert len(changelog(proc)) == after_first
     # a new worker over the same table: the marker is found, nothing is retired again
-    fresh = make(dict(proc.store.table), FakeSink())
+    fresh = make(dict(proc.store.local.items()), FakeSink())
     fresh.on_tick(0, offset=5, now=T0 + 4 * D)
     assert changelog(fresh) == []
     assert (held(fresh, "retired"), held(fresh, "closed")) == (1, 0)
@@ -102,12 +102,12 @@ def test_the_marker_is_forgotten_after_its_window_and_the_id_is_unknown_again() 
     retired_at = T0 + 3 * D
     proc.on_tick(0, offset=3, now=retired_at)
     proc.on_tick(0, offset=4, now=retired_at + REMEMBER - M)
-    assert retired_key("A") in proc.store.table
+    assert retired_key("A") in proc.store.local
     # restarted in between: the rebuilt heap knows when the marker is due
-    fresh = make(dict(proc.store.table), FakeSink())
+    fresh = make(dict(proc.store.local.items()), FakeSink())
     fresh.on_tick(0, offset=5, now=retired_at + REMEMBER)
     assert changelog(fresh) == [(retired_key("A"), None)]
-    assert retired_key("A") not in fresh.store.table and held(fresh, "retired") == 0
+    assert retired_key("A") not in fresh.store.local and held(fresh, "retired") == 0
     fresh.on_event(msg(ACK_LATE, offset=6), retired_at + REMEMBER)
     assert [r["reason"] for r in fresh.sink.on("issues.rejected")] == ["unknown_issue"]
 
@@ -121,18 +121,18 @@ def test_a_closure_long_past_still_waits_a_grace_after_it_was_decided() -> None:
     proc.on_event(msg(RAISE, offset=1), now)
     proc.on_event(msg(WITHDRAW, offset=2), now)
     proc.on_tick(0, offset=3, now=now + M)
-    assert b"A" in proc.store.table
+    assert b"A" in proc.store.local
     proc.on_tick(0, offset=4, now=now + 10 * M)
-    assert b"A" not in proc.store.table and held(proc, "retired") == 1
+    assert b"A" not in proc.store.local and held(proc, "retired") == 1
 
 
 def test_a_restart_rebuilds_the_retirements_from_the_table() -> None:
     proc = closed_issue()
-    fresh = make(dict(proc.store.table), FakeSink())
+    fresh = make(dict(proc.store.local.items()), FakeSink())
     fresh.on_tick(0, offset=3, now=T0 + D)
-    assert held(fresh, "closed") == 1 and b"A" in fresh.store.table
+    assert held(fresh, "closed") == 1 and b"A" in fresh.store.local
     fresh.on_tick(0, offset=4, now=T0 + M + RETAIN)
-    assert b"A" not in fresh.store.table and held(fresh, "retired") == 1
+    assert b"A" not in fresh.store.local and held(fresh, "retired") == 1
 
 
 def test_open_issues_never_retire() -> None:
@@ -140,7 +140,7 @@ def test_open_issues_never_retire() -> None:
     proc.on_tick(0, offset=0, now=T0)
     proc.on_event(msg(RAISE, offset=1), T0)
     proc.on_tick(0, offset=2, now=T0 + 100 * D)  # deadlines fire, the issue climbs, stays open
-    assert b"A" in proc.store.table
+    assert b"A" in proc.store.local
     assert held(proc, "retired") == 0
 
 

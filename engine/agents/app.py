@@ -26,6 +26,7 @@ from engine.agents import faust_fixes, sensors
 from engine.agents.clock import Clock, SystemClock
 from engine.agents.delivery import Delivery, stop_worker
 from engine.agents.index import DeadlineIndex
+from engine.agents.local import LocalStore, MemoryStore, RocksStore
 from engine.agents.metrics import Metrics
 from engine.agents.processor import IssueProcessor, Message, Record
 from engine.agents.reload import RulesHolder
@@ -86,7 +87,7 @@ def build_engine(
     app = faust.App(
         settings.app_id,
         **faust_broker_settings(settings),
-        store="memory://",
+        store="rocksdb://" if settings.table_store == "rocksdb" else "memory://",
         processing_guarantee="at_least_once",
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=1.0,
@@ -112,23 +113,28 @@ def build_engine(
         stream_buffer_maxsize=max(4096, settings.batch_max * 4),
         # Standby replicas of the memory store are wiped by faust's on_recovery_completed and
         # then promoted from their stale offset, losing state; without standbys a newly
-        # assigned partition is recovered from its whole changelog.
+        # assigned partition is recovered from its whole changelog (with RocksDB: from the
+        # offset its local DB holds).
         table_standby_replicas=0,
         autodiscover=False,
     )
     source = app.topic(topics.events, topics.ticks, **RAW)
     ticks = app.topic(topics.ticks, **RAW)
-    table = app.Table("issues", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    rocks = settings.table_store == "rocksdb"
+    table = app.Table("issues", partitions=settings.partitions, key_type=bytes, value_type=bytes,
+                      options={"driver": "rocksdict"} if rocks else None)
     changelog = table.changelog_topic.get_topic_name()
     assert changelog == settings.changelog, (changelog, settings.changelog)
 
     # The local store is read and written directly: the changelog records are the shell's own
     # (``IssueProcessor.finish``), sent and awaited below, not faust's buffered table writes.
-    # The memory store's dict (recovery writes into the same one) and its key -> partition
-    # record (faust drops the keys of revoked partitions by it after a rebalance).
-    memory: Any = table.data
-    local: Any = memory.data
-    store = IssueStore(local, key_partition=memory._key_partition)
+    # Memory: the store's dict (recovery writes into the same one) and its key -> partition
+    # record (faust drops the keys of revoked partitions by it after a rebalance). RocksDB:
+    # faust's per-partition DBs, written once a batch is delivered (engine.agents.local).
+    faust_store: Any = table.data
+    local: LocalStore = (RocksStore(faust_store) if rocks
+                         else MemoryStore(faust_store.data, faust_store._key_partition))
+    store = IssueStore(local)
     processor = IssueProcessor(rules=holder.current, store=store, metrics=metrics, clock=clock,
                                index=DeadlineIndex(), topics=topics, changelog=changelog,
                                retention=RetentionIndex(settings.retain_closed,
@@ -148,7 +154,13 @@ def build_engine(
         pending: asyncio.Future[None] | None = None
 
         async def deliver_then_ack(records: list[Record], events: list[Any]) -> None:
-            await delivery.deliver(records)
+            landed = await delivery.deliver(records)
+            offsets: dict[int, int] = {}
+            for batch in landed:
+                if batch.topic == changelog:
+                    offsets[batch.partition] = max(batch.last_offset,
+                                                   offsets.get(batch.partition, -1))
+            local.delivered([r for r in records if r.partition is not None], offsets)
             for event in events:
                 await stream.ack(event)
 

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import structlog
 
 from engine.agents.metrics import Metrics
-from engine.agents.processor import Record
+from engine.agents.records import Record
 
 log = structlog.get_logger("whistle.delivery")
 
@@ -54,27 +54,29 @@ class Delivery:
         self.fatal = fatal
         self.sleep = sleep
 
-    async def deliver(self, records: Sequence[Record]) -> None:
+    async def deliver(self, records: Sequence[Record]) -> list[Any]:
         """States first (the changelog and tick records, ``partition`` set), then the events:
         an event is never on the broker without the state that produced it, so after a crash
         a redelivered message is a duplicate whose events are re-sent verbatim, never decided
-        a second time (which, with other rules or another order of ticks, could differ)."""
+        a second time (which, with other rules or another order of ticks, could differ).
+        Returns what the sends of the states resolved to (``Landed`` from the Kafka sender)."""
         states = [r for r in records if r.partition is not None]
         events = [r for r in records if r.partition is None]
         t0 = time.monotonic()
-        await self._deliver(states)
+        landed = await self._deliver(states)
         await self._deliver(events)
         if records:
             self.metrics.batch_seconds.observe(time.monotonic() - t0)
+        return landed
 
-    async def _deliver(self, records: Sequence[Record]) -> None:
+    async def _deliver(self, records: Sequence[Record]) -> list[Any]:
         if not records:
-            return
+            return []
         error = None
         for attempt in range(1, self.attempts + 1):
-            error = await self._once(records)
+            error, results = await self._once(records)
             if error is None:
-                return
+                return results
             self.metrics.delivery_failures.inc()
             log.error("batch delivery failed", attempt=attempt, attempts=self.attempts,
                       records=len(records), error=error)
@@ -83,14 +85,14 @@ class Delivery:
         self.fatal(f"a batch of {len(records)} records was not delivered after "
                    f"{self.attempts} attempts ({error}); its offsets are not committed")
 
-    async def _once(self, records: Sequence[Record]) -> str | None:
+    async def _once(self, records: Sequence[Record]) -> tuple[str | None, list[Any]]:
         try:
             futures = await self.send(records)
         except Exception as e:  # the producer refused a record (the rest were waited for)
-            return repr(e)
+            return repr(e), []
         results = await asyncio.gather(*futures, return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
             return (f"{len(failed)} of {len(results)} sends of {len(records)} records failed, "
-                    f"first: {failed[0]!r}")
-        return None
+                    f"first: {failed[0]!r}"), []
+        return None, results

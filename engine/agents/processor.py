@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import structlog
 
@@ -37,6 +37,7 @@ from engine.agents.clock import Clock
 from engine.agents.codec import Stored
 from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
+from engine.agents.records import Record
 from engine.agents.retention import RetentionIndex
 from engine.agents.store import IssueStore, Quarantined, Retired, TickRecord
 from engine.agents.topics import Topics
@@ -70,15 +71,6 @@ MAX_REJECTED_VALUE = 128 * 1024  # bytes of an original value copied into issues
 QUARANTINED = "the issue's stored state cannot be decoded by this version; it is kept as is"
 RETIRED = ("the issue closed and its state retired from the table after the retention window "
            "(WHISTLE_RETAIN_CLOSED)")
-
-
-class Record(NamedTuple):
-    """One record to produce: ``partition`` None = by key (outputs), set = changelog."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None  # None: a tombstone (the changelog forgets the key)
-    partition: int | None = None
 
 
 @dataclass(frozen=True)
@@ -373,7 +365,7 @@ class IssueProcessor:
         the indexes and open-issue counts are rebuilt from the table on the first tick, which
         the stream delivers only after recovery (one scan for all the owned partitions)."""
         self.assigned = set(partitions)
-        self.store.forget()
+        self.store.forget(self.assigned)
         for p in self.index.partitions():  # all: faust recovers kept partitions again too
             self.index.drop(p)
         for p in self.retention.partitions():

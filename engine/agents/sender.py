@@ -4,7 +4,8 @@
 partition for changelog records; the producer's partitioner on the key for the outputs, the same
 murmur2 choice ``producer.send`` makes), appends each group to an aiokafka ``BatchBuilder`` and
 submits it with ``send_batch``. It returns one delivery future per submitted batch, which
-resolves when the broker acknowledged every record of it (``acks=all``).
+resolves when the broker acknowledged every record of it (``acks=all``), to a ``Landed``: the
+topic, partition and offset of the batch's last record (a RocksDB store records it).
 
 Rejected: ``producer.send`` per record (what the shell did first). Each call walks faust's and
 aiokafka's wrappers, looks the topic's metadata up, builds a set of its partitions and returns a
@@ -19,7 +20,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from engine.agents.processor import Record
+from engine.agents.records import Landed, Record
 
 # a test-only hook awaited before a batch is submitted (engine/agents/faults.py)
 BeforeSubmit = Callable[[str, Sequence[Record]], Awaitable[None]]
@@ -56,17 +57,19 @@ class KafkaBatchSender:
             for (topic, partition), group in groups.items():
                 if self._before_submit is not None:
                     await self._before_submit(topic, group)
-                batch = producer.create_batch()
+                batch, count = producer.create_batch(), 0
                 for r in group:
                     if batch.append(key=r.key, value=r.value, timestamp=None) is None:
-                        futures.append(await producer.send_batch(batch, topic,
-                                                                 partition=partition))
-                        batch = producer.create_batch()
+                        futures.append(_landed(await producer.send_batch(
+                            batch, topic, partition=partition), topic, partition, count))
+                        batch, count = producer.create_batch(), 0
                         if batch.append(key=r.key, value=r.value, timestamp=None) is None:
                             raise RecordTooLarge(
-                                f"a record of {len(r.value or b'')} bytes for {topic} does not fit "
-                                "in the producer's batch (producer_max_batch_size)")
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                                f"a record of {len(r.value or b'')} bytes for {topic} does not "
+                                "fit in the producer's batch (producer_max_batch_size)")
+                    count += 1
+                futures.append(_landed(await producer.send_batch(
+                    batch, topic, partition=partition), topic, partition, count))
         except BaseException:
             await asyncio.gather(*futures, return_exceptions=True)
             raise
@@ -83,3 +86,12 @@ class KafkaBatchSender:
         # aiokafka's DefaultPartitioner (murmur2 of the key over all partitions), as send() does
         available = partitions
         return int(producer._partitioner(key, partitions, available))
+
+
+def _landed(delivered: Awaitable[Any], topic: str, partition: int, count: int
+            ) -> asyncio.Future[Landed]:
+    async def wait() -> Landed:
+        metadata = await delivered  # aiokafka's RecordMetadata: the batch's base offset
+        return Landed(topic, partition, metadata.offset + count - 1)
+
+    return asyncio.ensure_future(wait())

@@ -16,7 +16,8 @@
 | WHISTLE_TLS_CAFILE / _CERTFILE / _KEYFILE | | TLS trust and client certificate |
 | WHISTLE_TICK_SECONDS | 0.25 | how often each owned partition is ticked (bounds deadline lag) |
 | WHISTLE_SESSION_TIMEOUT | 10 | consumer session timeout, seconds |
-| WHISTLE_DATA_DIR | ./.whistle | worker data (Faust's own files) |
+| WHISTLE_DATA_DIR | ./.whistle | worker data (Faust's own files, the RocksDB store) |
+| WHISTLE_STORE | see below | the table's local store: ``memory`` or ``rocksdb`` |
 | WHISTLE_PINNING | entry | ``entry`` or ``follow`` (see the README: rules changes) |
 | WHISTLE_RULES_WATCH_SECONDS | 2 | how often the rule files are checked for changes |
 | WHISTLE_BROKER_QUIRKS | (empty) | ``tansu``: a configured broker is Tansu, apply its adapter |
@@ -25,6 +26,10 @@
 | WHISTLE_DELIVERY_ATTEMPTS | 5 | sends of a batch's records before the worker stops |
 | WHISTLE_RETAIN_CLOSED | 7d | how long a closed issue's state is kept before it retires |
 | WHISTLE_REMEMBER_RETIRED | 90d | how long a retired issue's marker is kept after that |
+
+``WHISTLE_STORE``: ``rocksdb`` (kept on disk across restarts, under ``WHISTLE_DATA_DIR``) by
+default with a configured broker; ``memory`` with the embedded broker, which keeps nothing
+across runs itself (a kept local store would then be ahead of it).
 
 Durations are a number with a unit (``s``, ``m``, ``h``, ``d``), e.g. ``7d`` or ``90s``; a bare
 number is seconds.
@@ -51,6 +56,7 @@ SAMPLE_RULES = Path(__file__).resolve().parent.parent / "sample" / "xishan"
 
 
 PINNING = ("entry", "follow")
+STORES = ("memory", "rocksdb")
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
 
@@ -97,6 +103,7 @@ class Settings:
     embedded: bool = False  # set when the broker is the embedded one (Tansu quirks apply)
     broker_quirks: str = ""
     pinning: str = "entry"
+    store: str = ""  # "": rocksdb with a configured broker, memory with the embedded one
     rules_watch_seconds: float = 2.0
     batch_max: int = 500
     batch_within: float = 0.05
@@ -109,6 +116,9 @@ class Settings:
         if self.pinning not in PINNING:
             problems.append(f"WHISTLE_PINNING must be one of {', '.join(PINNING)} "
                             f"(got {self.pinning!r})")
+        if self.store and self.store not in STORES:
+            problems.append(f"WHISTLE_STORE must be one of {', '.join(STORES)} "
+                            f"(got {self.store!r})")
         if self.security_protocol not in PROTOCOLS:
             problems.append(f"WHISTLE_SECURITY_PROTOCOL must be one of {', '.join(PROTOCOLS)} "
                             f"(got {self.security_protocol!r})")
@@ -123,6 +133,11 @@ class Settings:
                 problems.append(f"WHISTLE_{name.upper()} must be more than 0")
         if problems:
             raise SettingsError("; ".join(problems))
+
+    @property
+    def table_store(self) -> str:
+        """The local store in force (``WHISTLE_STORE``, or the default for the broker)."""
+        return self.store or ("memory" if self.embedded or self.broker is None else "rocksdb")
 
     @property
     def topics(self) -> Topics:
@@ -149,7 +164,7 @@ class Settings:
             ("sasl_username", str), ("sasl_password", str), ("tls_cafile", str),
             ("tls_certfile", str), ("tls_keyfile", str), ("tick_seconds", float),
             ("session_timeout", float), ("data_dir", Path), ("broker_quirks", str),
-            ("pinning", str), ("rules_watch_seconds", float), ("batch_max", int),
+            ("pinning", str), ("store", str), ("rules_watch_seconds", float), ("batch_max", int),
             ("batch_within", float), ("delivery_attempts", int),
             ("retain_closed", duration), ("remember_retired", duration),
         ):

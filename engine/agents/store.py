@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.agents.codec import Stored, UndecodableState, decode, encode
+from engine.agents.local import LocalStore, MemoryStore
 from engine.domain.state import IssueState
 
 TICK_MARK = b"\x00tick:"  # keys of the per-partition record of the last ticks' issues
@@ -109,20 +110,21 @@ class Scan:
 
 
 class IssueStore:
-    def __init__(self, table: MutableMapping[bytes, bytes],
+    def __init__(self, local: LocalStore | MutableMapping[bytes, bytes],
                  on_quarantine: Callable[[str, str], None] | None = None,
                  key_partition: MutableMapping[bytes, int] | None = None) -> None:
-        """``key_partition``: faust's memory store's record of which partition each key is in,
-        by which it drops the keys of revoked partitions after a rebalance."""
-        self.table = table
+        """``local``: the table's local store (``engine.agents.local``), or a plain mapping
+        for a memory store, with ``key_partition``: faust's memory store's record of which
+        partition each key is in, by which it drops the keys of revoked partitions."""
+        self.local: LocalStore = (MemoryStore(local, key_partition)
+                                  if isinstance(local, MutableMapping) else local)
         self.on_quarantine = on_quarantine
-        self.key_partition = key_partition if key_partition is not None else {}
         self._cache: dict[str, tuple[bytes, Stored]] = {}
         self._quarantined: dict[str, bytes] = {}
 
     def load(self, issue_id: str) -> Stored | None:
         """The stored value of an issue; raises ``Quarantined`` when it cannot be decoded."""
-        raw = self.table.get(issue_id.encode())
+        raw = self.local.get(issue_id.encode())
         if raw is None:
             return None
         cached = self._cache.get(issue_id)
@@ -134,9 +136,10 @@ class IssueStore:
         self._cache[issue_id] = (raw, stored)
         return stored
 
-    def forget(self) -> None:
-        """Drop the decode cache (after a rebalance: keys of revoked partitions are gone)."""
+    def forget(self, partitions: set[int]) -> None:
+        """After a rebalance: drop the decode cache (keys of revoked partitions are gone)."""
         self._cache.clear()
+        self.local.keep(partitions)
 
     def get(self, issue_id: str) -> IssueState | None:
         stored = self.load(issue_id)
@@ -146,33 +149,29 @@ class IssueStore:
         """Write to the local store; returns the (key, value) its changelog record must carry."""
         key = stored.state.issue_id.encode()
         raw = encode(stored)
-        self.table[key] = raw
-        self.key_partition[key] = stored.partition
+        self.local.put(key, raw, stored.partition)
         self._cache[stored.state.issue_id] = (raw, stored)
         return key, raw
 
     def delete(self, issue_id: str) -> bytes:
         """Remove an issue's state from the local store; returns the key to tombstone."""
         key = issue_id.encode()
-        self.table.pop(key, None)
-        self.key_partition.pop(key, None)
+        self.local.delete(key)
         self._cache.pop(issue_id, None)
         return key
 
     def retired(self, issue_id: str) -> Retired | None:
-        raw = self.table.get(retired_key(issue_id))
+        raw = self.local.get(retired_key(issue_id))
         return None if raw is None else Retired.decode(raw)
 
     def write_retired(self, issue_id: str, marker: Retired) -> tuple[bytes, bytes]:
         key, raw = retired_key(issue_id), marker.encode()
-        self.table[key] = raw
-        self.key_partition[key] = marker.partition
+        self.local.put(key, raw, marker.partition)
         return key, raw
 
     def forget_retired(self, issue_id: str) -> bytes:
         key = retired_key(issue_id)
-        self.table.pop(key, None)
-        self.key_partition.pop(key, None)
+        self.local.delete(key)
         return key
 
     def scan(self, partitions: Iterable[int]) -> Scan:
@@ -181,7 +180,7 @@ class IssueStore:
         wanted = set(partitions)
         found: dict[int, list[IssueState]] = {p: [] for p in wanted}
         retired: dict[int, list[tuple[str, Retired]]] = {p: [] for p in wanted}
-        for key, raw in list(self.table.items()):
+        for key, raw in list(self.local.items(wanted)):
             if raw is None or key.startswith(TICK_MARK):
                 continue
             if key.startswith(RETIRED_MARK):
@@ -209,11 +208,10 @@ class IssueStore:
             return None
 
     def tick_record(self, partition: int) -> TickRecord | None:
-        raw = self.table.get(tick_key(partition))
+        raw = self.local.get(tick_key(partition))
         return None if raw is None else TickRecord.decode(raw)
 
     def write_tick_record(self, partition: int, record: TickRecord) -> tuple[bytes, bytes]:
         key, raw = tick_key(partition), record.encode()
-        self.table[key] = raw
-        self.key_partition[key] = partition
+        self.local.put(key, raw, partition)
         return key, raw

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from engine.agents.processor import Record
+from engine.agents.records import Landed, Record
 from engine.agents.sender import KafkaBatchSender, RecordTooLarge
 
 
@@ -44,7 +45,7 @@ class FakeProducer:
         self._partitioner = DefaultPartitioner()
         self.room, self.refuse_at = room, refuse_at
         self.submitted: list[tuple[str, int, list[tuple[bytes | None, bytes]]]] = []
-        self.futures: list[asyncio.Future[None]] = []
+        self.futures: list[asyncio.Future[Any]] = []
 
     def create_batch(self) -> FakeBatch:
         return FakeBatch(self.room)
@@ -52,9 +53,11 @@ class FakeProducer:
     async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
         if self.refuse_at is not None and len(self.submitted) == self.refuse_at:
             raise RuntimeError("producer closed")
+        base = sum(len(keys) for t, p, keys in self.submitted if (t, p) == (topic, partition))
         self.submitted.append((topic, partition, batch.keys))
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_later(0.01, fut.set_result, None)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        # aiokafka's batch future: RecordMetadata with the batch's base offset
+        asyncio.get_running_loop().call_later(0.01, fut.set_result, SimpleNamespace(offset=base))
         self.futures.append(fut)
         return fut
 
@@ -64,8 +67,9 @@ def test_records_are_grouped_by_topic_partition_in_order_and_keyed_like_the_prod
     records = [Record("cl", b"A", b"s1", 2), Record("out", b"A", b"e1"),
                Record("out", b"B", b"e2"), Record("cl", b"B", b"s2", 2),
                Record("out", b"A", b"e3"), Record("cl", b"\x00tick:1", b"t", 1)]
-    futures = asyncio.run(_send(KafkaBatchSender(lambda: producer), records))
-    assert len(futures) == len(producer.submitted)
+    landed = asyncio.run(_send(KafkaBatchSender(lambda: producer), records))
+    assert len(landed) == len(producer.submitted)
+    assert Landed("cl", 2, 1) in landed and Landed("cl", 1, 0) in landed  # last offsets
     by_tp = {(t, p): [v for _, v in keys] for t, p, keys in producer.submitted}
     assert by_tp[("cl", 2)] == [b"s1", b"s2"] and by_tp[("cl", 1)] == [b"t"]
     part = DefaultPartitioner()
@@ -79,8 +83,9 @@ def test_records_are_grouped_by_topic_partition_in_order_and_keyed_like_the_prod
 def test_a_full_batch_is_submitted_and_the_rest_go_in_the_next() -> None:
     producer = FakeProducer(room=5)
     records = [Record("cl", b"A", b"aaa", 0), Record("cl", b"B", b"bbb", 0)]
-    asyncio.run(_send(KafkaBatchSender(lambda: producer), records))
+    landed = asyncio.run(_send(KafkaBatchSender(lambda: producer), records))
     assert [keys for _, _, keys in producer.submitted] == [[(b"A", b"aaa")], [(b"B", b"bbb")]]
+    assert landed == [Landed("cl", 0, 0), Landed("cl", 0, 1)]
 
 
 def test_a_record_larger_than_a_batch_is_refused_with_its_size() -> None:
@@ -98,6 +103,4 @@ def test_a_refusal_waits_for_the_batches_already_submitted() -> None:
 
 
 async def _send(sender: KafkaBatchSender, records: list[Record]) -> list[Any]:
-    futures = await sender.send(records)
-    await asyncio.gather(*futures)
-    return list(futures)
+    return list(await asyncio.gather(*await sender.send(records)))

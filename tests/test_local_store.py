@@ -74,3 +74,25 @@ def test_items_merge_the_pending_writes_and_skip_faust_offsets(tmp_path: Path) -
     assert list(local.items([1])) == [(b"C", b"c1")]
     local.keep({0})  # partition 1 revoked: its pending writes are not this worker's any more
     assert sorted(local.items()) == [(b"A", b"a2")]
+
+
+def test_the_decode_cache_keeps_only_the_most_recently_used_states() -> None:
+    from engine.agents.codec import Stored
+    from engine.agents.store import IssueStore
+    from engine.domain.decide import decide
+    from tests.factories import T0, raised, ruleset
+
+    rules = ruleset()
+    store = IssueStore({}, cache_size=2)
+    for issue in ("A", "B"):
+        state = decide(None, raised(issue, T0), rules, T0).state
+        assert state is not None
+        store.write(Stored(partition=0, state=state))
+    a = store.load("A")  # A is now the most recently used
+    state_c = decide(None, raised("C", T0), rules, T0).state
+    assert state_c is not None
+    store.write(Stored(partition=0, state=state_c))  # B is evicted, A stays
+    assert store.load("A") is a
+    b = store.load("B")
+    assert b is not None and b.state.issue_id == "B"  # decoded again from its bytes
+    assert list(store._cache) == ["A", "B"]  # B came back, C (least recently used) went

@@ -134,7 +134,7 @@ def build_engine(
     faust_store: Any = table.data
     local: LocalStore = (RocksStore(faust_store) if rocks
                          else MemoryStore(faust_store.data, faust_store._key_partition))
-    store = IssueStore(local)
+    store = IssueStore(local, cache_size=settings.state_cache)
     processor = IssueProcessor(rules=holder.current, store=store, metrics=metrics, clock=clock,
                                index=DeadlineIndex(), topics=topics, changelog=changelog,
                                retention=RetentionIndex(settings.retain_closed,

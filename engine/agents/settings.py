@@ -24,6 +24,7 @@
 | WHISTLE_BATCH_MAX | 500 | most messages decided in one batch |
 | WHISTLE_BATCH_WITHIN | 0.05 | seconds a batch waits to fill before it is processed |
 | WHISTLE_DELIVERY_ATTEMPTS | 5 | sends of a batch's records before the worker stops |
+| WHISTLE_STATE_CACHE | 100000 | decoded issue states kept in memory (most recently used) |
 | WHISTLE_RETAIN_CLOSED | 7d | how long a closed issue's state is kept before it retires |
 | WHISTLE_REMEMBER_RETIRED | 90d | how long a retired issue's marker is kept after that |
 
@@ -108,6 +109,7 @@ class Settings:
     batch_max: int = 500
     batch_within: float = 0.05
     delivery_attempts: int = 5
+    state_cache: int = 100_000
     retain_closed: timedelta = DEFAULT_RETAIN
     remember_retired: timedelta = DEFAULT_REMEMBER
 
@@ -122,7 +124,8 @@ class Settings:
         if self.security_protocol not in PROTOCOLS:
             problems.append(f"WHISTLE_SECURITY_PROTOCOL must be one of {', '.join(PROTOCOLS)} "
                             f"(got {self.security_protocol!r})")
-        for name in ("partitions", "replication_factor", "batch_max", "delivery_attempts"):
+        for name in ("partitions", "replication_factor", "batch_max", "delivery_attempts",
+                     "state_cache"):
             if getattr(self, name) < 1:
                 problems.append(f"WHISTLE_{name.upper()} must be at least 1")
         for name in ("tick_seconds", "session_timeout", "batch_within", "rules_watch_seconds"):
@@ -165,7 +168,7 @@ class Settings:
             ("tls_certfile", str), ("tls_keyfile", str), ("tick_seconds", float),
             ("session_timeout", float), ("data_dir", Path), ("broker_quirks", str),
             ("pinning", str), ("store", str), ("rules_watch_seconds", float), ("batch_max", int),
-            ("batch_within", float), ("delivery_attempts", int),
+            ("batch_within", float), ("delivery_attempts", int), ("state_cache", int),
             ("retain_closed", duration), ("remember_retired", duration),
         ):
             value = get(name.upper())

@@ -7,7 +7,9 @@ mapping): the shell sends the changelog records of a batch itself and waits for 
 
 Decoding a state costs tens of microseconds, so the last decoded value is cached beside the
 bytes it came from; the cache is only trusted while the store still holds those very bytes
-(after a recovery it holds new ones).
+(after a recovery it holds new ones). A decoded state takes about twice the memory of its bytes,
+so the cache keeps the ``cache_size`` most recently used issues (``WHISTLE_STATE_CACHE``), not
+every open issue: the bytes stay the one full copy.
 
 A value that no upcaster can read is *quarantined*: it stays in the store and the changelog
 untouched (for an operator, or a later version, to read), the issue's events are rejected with
@@ -112,14 +114,16 @@ class Scan:
 class IssueStore:
     def __init__(self, local: LocalStore | MutableMapping[bytes, bytes],
                  on_quarantine: Callable[[str, str], None] | None = None,
-                 key_partition: MutableMapping[bytes, int] | None = None) -> None:
+                 key_partition: MutableMapping[bytes, int] | None = None,
+                 cache_size: int = 100_000) -> None:
         """``local``: the table's local store (``engine.agents.local``), or a plain mapping
         for a memory store, with ``key_partition``: faust's memory store's record of which
         partition each key is in, by which it drops the keys of revoked partitions."""
         self.local: LocalStore = (MemoryStore(local, key_partition)
                                   if isinstance(local, MutableMapping) else local)
         self.on_quarantine = on_quarantine
-        self._cache: dict[str, tuple[bytes, Stored]] = {}
+        self._cache: dict[str, tuple[bytes, Stored]] = {}  # in least recently used order
+        self.cache_size = cache_size
         self._quarantined: dict[str, bytes] = {}
 
     def load(self, issue_id: str) -> Stored | None:
@@ -127,14 +131,22 @@ class IssueStore:
         raw = self.local.get(issue_id.encode())
         if raw is None:
             return None
-        cached = self._cache.get(issue_id)
+        cached = self._cache.pop(issue_id, None)
         if cached is not None and cached[0] is raw:
+            self._cache[issue_id] = cached  # now the most recently used
             return cached[1]
         stored = self._decode(issue_id, raw)
         if stored is None:
             raise Quarantined(issue_id, "stored state cannot be decoded")
-        self._cache[issue_id] = (raw, stored)
+        self._remember(issue_id, raw, stored)
         return stored
+
+    def _remember(self, issue_id: str, raw: bytes, stored: Stored) -> None:
+        cache = self._cache
+        cache.pop(issue_id, None)
+        cache[issue_id] = (raw, stored)
+        if len(cache) > self.cache_size:
+            del cache[next(iter(cache))]
 
     def forget(self, partitions: set[int]) -> None:
         """After a rebalance: drop the decode cache (keys of revoked partitions are gone)."""
@@ -150,7 +162,7 @@ class IssueStore:
         key = stored.state.issue_id.encode()
         raw = encode(stored)
         self.local.put(key, raw, stored.partition)
-        self._cache[stored.state.issue_id] = (raw, stored)
+        self._remember(stored.state.issue_id, raw, stored)
         return key, raw
 
     def delete(self, issue_id: str) -> bytes:
@@ -193,7 +205,6 @@ class IssueStore:
             stored = self._decode(issue_id, raw)
             if stored is None or stored.partition not in wanted:
                 continue
-            self._cache[issue_id] = (raw, stored)
             found[stored.partition].append(stored.state)
         return Scan(found, retired)
 

@@ -356,7 +356,7 @@ class IssueProcessor:
             held = Counter[str](s.status for s in states)
             held["retired"] = len(retired)
             self.metrics.held_set(p, held)
-            log.info("deadline index rebuilt", partition=p, deadlines=count,
+            log.info("deadline index rebuilt", partition=p, woken_issues=count,
                      open_issues=len(open_states), issues=len(states), closed=len(closed),
                      retired=len(retired))
 

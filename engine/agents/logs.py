@@ -13,8 +13,8 @@ import structlog
 
 
 def configure(level: str = "info", json_logs: bool = True) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(message)s")
+    threshold = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(stream=sys.stderr, level=threshold, format="%(message)s")
     for noisy in ("kafka", "aiokafka"):  # client chatter at INFO is not the operator's business
         logging.getLogger(noisy).setLevel(logging.WARNING)
     renderer: structlog.typing.Processor = (
@@ -30,5 +30,8 @@ def configure(level: str = "info", json_logs: bool = True) -> None:
             renderer,
         ],
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # below the level a call is a no-op: without this structlog renders every debug line
+        # (one per unfit event) whatever --log-level says
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         cache_logger_on_first_use=True,
     )

@@ -61,15 +61,15 @@ MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that
 
 def apply(draft: Draft, event: Envelope, at: datetime) -> str:
     """Apply one inbound fact; return "" if it fit, else the reason it did not."""
-    s = draft.state
-    if s.status == "closed":
+    status = draft.state.status
+    if status == "closed":
         return "closed"
     if isinstance(event, IssueWithdrawn):
         close(draft, at, "withdrawn", None)
         return ""
     if isinstance(event, IssueRated):
         return _rated(draft, event, at)
-    if s.status != "open":
+    if status != "open":
         return "not_open"
     if isinstance(event, IssueAcknowledged):
         return _acknowledged(draft, event.data.unit, at)

@@ -68,17 +68,31 @@ class Replayer:
 
     def run(self, events: Iterable[Envelope], until: datetime | None = None) -> Iterator[Decision]:
         # ``feed`` for every event, unrolled: a decision then passes one generator, not two
-        heap, states, rules, keep = self.heap, self.states, self.rules, self._keep
+        # (and ``_keep`` too)
+        heap, states, rules, push = self.heap, self.states, self.rules, heapq.heappush
         for event in events:
-            at = event.time if event.time.tzinfo is UTC else event.time.astimezone(UTC)
+            at = event.time
+            if at.tzinfo is not UTC:
+                at = at.astimezone(UTC)
             before = at - _JUST_BEFORE
             if heap and heap[0][0] <= before:
                 yield from self.advance(before)
             elif self.clock is None or before > self.clock:
                 self.clock = before
             issue_id = event.subject
-            decision = decide(states.get(issue_id), event, rules, at)
-            keep(issue_id, decision)
+            previous = states.get(issue_id)
+            decision = decide(previous, event, rules, at)
+            state = decision.state
+            if state is not None:
+                states[issue_id] = state
+                version = state.version
+                if decision.result == "accepted" or previous is None or (
+                        previous.version != version):
+                    armed: list[datetime] = []
+                    for d in state.deadlines:
+                        if d.token == version and d.due not in armed:
+                            armed.append(d.due)
+                            push(heap, (d.due, issue_id, version))
             yield decision
         if until is not None:
             yield from self.advance(until)

@@ -318,7 +318,8 @@ def _replay_parallel(args: argparse.Namespace, lines: Iterable[tuple[int, bytes]
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from engine.history import read_jsonl, read_topic, timeline
+    from engine.history import read_topic, timeline
+    from engine.streams.jsonl import documents as read_jsonl
 
     if args.events:
         try:

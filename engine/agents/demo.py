@@ -28,6 +28,7 @@ from engine.agents.topics import Topics
 from engine.domain.events import OUTBOUND_TYPES, Envelope
 from engine.domain.ruleset import Ruleset
 from engine.simulation import DEMO_PACE, World
+from engine.streams.kafka import read
 
 ARRIVALS_PER_SECOND = 2.0  # wall seconds: one issue every five Xishan minutes
 
@@ -113,23 +114,19 @@ class Demo:
         producer.close()
 
     def _watch(self) -> None:
-        from kafka import KafkaConsumer
-
-        # from the beginning: the first assignments come before the consumer has partitions
-        # (the demo's issues are told apart by their id prefix)
-        consumer = KafkaConsumer(self.topics.lifecycle, **self.config, group_id=None,
-                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                 consumer_timeout_ms=200)
+        # from the beginning: the first assignments come before the reader has partitions (the
+        # demo's issues are told apart by their id prefix)
         started = last = time.monotonic()
-        while not self._stop.is_set():
-            for record in consumer:
-                self._observe(record.value)
-                if time.monotonic() - last >= self.summary_every:
-                    break
+
+        def every_few_seconds() -> None:
+            nonlocal last
             if time.monotonic() - last >= self.summary_every:
                 last = time.monotonic()
                 print(self.summary(last - started), file=self.out, flush=True)
-        consumer.close()
+
+        for record in read(self.config, [self.topics.lifecycle], idle_seconds=None,
+                           stop=self._stop, after_poll=every_few_seconds):
+            self._observe(record.value or b"")
 
     def _observe(self, value: bytes) -> None:
         try:

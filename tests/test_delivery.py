@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import pytest
@@ -24,17 +25,21 @@ class Broker:
         self.delivered: list[Record] = []
         self.attempts = 0
 
-    async def send(self, r: Record) -> Any:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.failures > 0:
-            self.failures -= 1
-            if self.refuse:
-                raise RuntimeError("producer closed")
-            fut.set_exception(TimeoutError("no ack from the broker"))
-        else:
-            self.delivered.append(r)
-            fut.set_result(None)
-        return fut
+    async def send(self, records: Sequence[Record]) -> list[Any]:
+        futures = []
+        for r in records:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self.failures > 0:
+                self.failures -= 1
+                if self.refuse:
+                    await asyncio.gather(*futures, return_exceptions=True)
+                    raise RuntimeError("producer closed")
+                fut.set_exception(TimeoutError("no ack from the broker"))
+            else:
+                self.delivered.append(r)
+                fut.set_result(None)
+            futures.append(fut)
+        return futures
 
 
 class Stopped(Exception):
@@ -79,12 +84,15 @@ def test_a_delivered_batch_counts_no_failure() -> None:
 def test_states_are_on_the_broker_before_any_event_is_sent() -> None:
     log: list[str] = []
 
-    async def send(r: Record) -> Any:
-        log.append(f"send {r.topic}")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_later(0.01, lambda: (log.append(f"acked {r.topic}"),
-                                                             fut.set_result(None)))
-        return fut
+    async def send(records: Sequence[Record]) -> list[Any]:
+        futures = []
+        for r in records:
+            log.append(f"send {r.topic}")
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(
+                0.01, lambda r=r, fut=fut: (log.append(f"acked {r.topic}"), fut.set_result(None)))
+            futures.append(fut)
+        return futures
 
     records = [Record("issues.lifecycle", b"A", b"e1"), Record("cl", b"A", b"s", 0),
                Record("issues.closed", b"A", b"e2"), Record("cl", b"\x00tick:0", b"t", 0)]

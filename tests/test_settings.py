@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from engine.agents.settings import Settings, SettingsError
@@ -13,6 +15,15 @@ def test_defaults_are_valid_and_topics_come_from_the_prefix() -> None:
     assert s.topics.events == "xs.issues.events" and s.topics.ticks == "xs.whistle.ticks"
     assert s.changelog == "w1-issues-changelog"
     assert (s.batch_max, s.batch_within, s.delivery_attempts) == (500, 0.05, 5)
+    assert (s.retain_closed, s.remember_retired) == (timedelta(days=7), timedelta(days=90))
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("7d", 7 * 86400), ("12h", 43200), ("30m", 1800), ("90s", 90), ("45", 45), ("1.5h", 5400),
+])
+def test_durations_take_a_unit_or_seconds(text: str, seconds: float) -> None:
+    s = Settings.from_env({"WHISTLE_RETAIN_CLOSED": text})
+    assert s.retain_closed == timedelta(seconds=seconds)
 
 
 @pytest.mark.parametrize(("env", "message"), [
@@ -21,6 +32,10 @@ def test_defaults_are_valid_and_topics_come_from_the_prefix() -> None:
     ({"WHISTLE_BATCH_MAX": "lots"}, "WHISTLE_BATCH_MAX: 'lots' is not a valid int"),
     ({"WHISTLE_TICK_SECONDS": "0"}, "WHISTLE_TICK_SECONDS must be more than 0"),
     ({"WHISTLE_SECURITY_PROTOCOL": "TLS"}, "WHISTLE_SECURITY_PROTOCOL must be one of"),
+    ({"WHISTLE_RETAIN_CLOSED": "a week"},
+     "WHISTLE_RETAIN_CLOSED: 'a week' is not a valid duration (e.g. 7d, 12h, 30m, 90s)"),
+    ({"WHISTLE_RETAIN_CLOSED": "0d"}, "WHISTLE_RETAIN_CLOSED must be more than 0"),
+    ({"WHISTLE_REMEMBER_RETIRED": "nan"}, "WHISTLE_REMEMBER_RETIRED: 'nan' is not a valid"),
 ])
 def test_a_wrong_setting_is_refused_with_its_name(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):

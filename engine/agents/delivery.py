@@ -1,9 +1,9 @@
 """Deliver a batch's records and wait until the broker has every one of them: states, then events.
 
-``send`` hands one record to the Kafka producer and returns its delivery future (aiokafka's
-``send`` appends to the producer's batch and returns at once; the future resolves when the
-broker acknowledged the record, ``acks=-1`` by faust's default). A batch is delivered when every
-future has resolved. A failure is never skipped: it is counted
+``send`` hands records to the Kafka producer and returns their delivery futures
+(``KafkaBatchSender``: one aiokafka record batch per topic-partition, each future resolving when
+the broker acknowledged all of it, ``acks=-1`` by faust's default). A batch is delivered when
+every future has resolved. A failure is never skipped: it is counted
 (``whistle_delivery_failures_total``) and the *whole* batch is sent again (records that made it
 are sent twice with the same keys and outbound ids: consumers drop duplicates by id, and the
 changelog keeps the last value of a key), up to ``attempts`` times; then the worker stops with
@@ -22,11 +22,12 @@ from typing import Any, NoReturn
 import structlog
 
 from engine.agents.metrics import Metrics
-from engine.agents.processor import Record
+from engine.agents.records import Record
 
 log = structlog.get_logger("whistle.delivery")
 
-Send = Callable[[Record], Awaitable[Awaitable[Any]]]
+# records -> their delivery futures; if it raises, what it submitted has been waited for
+Send = Callable[[Sequence[Record]], Awaitable[Sequence[Awaitable[Any]]]]
 
 
 class DeliveryFailed(RuntimeError):
@@ -53,27 +54,29 @@ class Delivery:
         self.fatal = fatal
         self.sleep = sleep
 
-    async def deliver(self, records: Sequence[Record]) -> None:
+    async def deliver(self, records: Sequence[Record]) -> list[Any]:
         """States first (the changelog and tick records, ``partition`` set), then the events:
         an event is never on the broker without the state that produced it, so after a crash
         a redelivered message is a duplicate whose events are re-sent verbatim, never decided
-        a second time (which, with other rules or another order of ticks, could differ)."""
+        a second time (which, with other rules or another order of ticks, could differ).
+        Returns what the sends of the states resolved to (``Landed`` from the Kafka sender)."""
         states = [r for r in records if r.partition is not None]
         events = [r for r in records if r.partition is None]
         t0 = time.monotonic()
-        await self._deliver(states)
+        landed = await self._deliver(states)
         await self._deliver(events)
         if records:
             self.metrics.batch_seconds.observe(time.monotonic() - t0)
+        return landed
 
-    async def _deliver(self, records: Sequence[Record]) -> None:
+    async def _deliver(self, records: Sequence[Record]) -> list[Any]:
         if not records:
-            return
+            return []
         error = None
         for attempt in range(1, self.attempts + 1):
-            error = await self._once(records)
+            error, results = await self._once(records)
             if error is None:
-                return
+                return results
             self.metrics.delivery_failures.inc()
             log.error("batch delivery failed", attempt=attempt, attempts=self.attempts,
                       records=len(records), error=error)
@@ -82,16 +85,14 @@ class Delivery:
         self.fatal(f"a batch of {len(records)} records was not delivered after "
                    f"{self.attempts} attempts ({error}); its offsets are not committed")
 
-    async def _once(self, records: Sequence[Record]) -> str | None:
-        futures: list[Awaitable[Any]] = []
+    async def _once(self, records: Sequence[Record]) -> tuple[str | None, list[Any]]:
         try:
-            for r in records:
-                futures.append(await self.send(r))
-        except Exception as e:  # the producer refused a record: wait for the others, then retry
-            await asyncio.gather(*futures, return_exceptions=True)
-            return repr(e)
+            futures = await self.send(records)
+        except Exception as e:  # the producer refused a record (the rest were waited for)
+            return repr(e), []
         results = await asyncio.gather(*futures, return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
-            return f"{len(failed)} of {len(records)} failed, first: {failed[0]!r}"
-        return None
+            return (f"{len(failed)} of {len(results)} sends of {len(records)} records failed, "
+                    f"first: {failed[0]!r}"), []
+        return None, results

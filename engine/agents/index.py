@@ -4,6 +4,11 @@ The table holds the truth (each issue's deadlines and their tokens); this index 
 due ones in O(due) per tick instead of scanning every open issue. It is rebuilt on the first tick
 after a partition is assigned, and entries that went stale (the issue moved on) are dropped when
 popped: the core would answer them as stale anyway.
+
+One entry per issue: its earliest deadline. The decision it wakes fires every deadline of the
+issue that is due by then, and the state it leaves is armed again with its own earliest one, so
+the later deadlines need no entries of their own (an entry is ~120 bytes, and an open issue
+has four or more deadlines and warnings).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from engine.domain.state import IssueState
 
@@ -25,7 +31,7 @@ class DeadlineIndex:
         return partition in self._heaps
 
     def rebuild(self, partition: int, states: Iterable[IssueState]) -> int:
-        heap = [(d.due, s.issue_id, d.token) for s in states for d in s.deadlines]
+        heap = [entry for s in states if (entry := _earliest(s)) is not None]
         heapq.heapify(heap)
         self._heaps[partition] = heap
         return len(heap)
@@ -37,13 +43,13 @@ class DeadlineIndex:
         self._heaps.pop(partition, None)
 
     def arm(self, partition: int, state: IssueState) -> None:
-        """Add the deadlines armed by the state's latest decision."""
+        """After a decision changed the state: wake it at its earliest deadline."""
         heap = self._heaps.get(partition)
         if heap is None:
             return  # not rebuilt yet: the rebuild will read this state from the table
-        for d in state.deadlines:
-            if d.token == state.version:
-                heapq.heappush(heap, (d.due, state.issue_id, d.token))
+        entry = _earliest(state)
+        if entry is not None:
+            heapq.heappush(heap, entry)
 
     def pop_due(self, partition: int, now: datetime) -> list[Entry]:
         heap = self._heaps.get(partition)
@@ -56,3 +62,14 @@ class DeadlineIndex:
         if partition is not None:
             return len(self._heaps.get(partition, ()))
         return sum(len(h) for h in self._heaps.values())
+
+
+def _earliest(state: IssueState) -> Entry | None:
+    if not state.deadlines:
+        return None
+    d = min(state.deadlines, key=_due)
+    return (d.due, state.issue_id, d.token)
+
+
+def _due(d: Any) -> datetime:
+    return d.due  # type: ignore[no-any-return]

@@ -18,8 +18,8 @@ def configure(level: str = "info", json_logs: bool = True, stream: TextIO | None
     """``stream``: where the lines go (default stderr); the demo gives a file, so that the
     terminal shows its summary only."""
     out = stream or sys.stderr
-    number = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(stream=out, level=number, format="%(message)s",
+    threshold = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(stream=out, level=threshold, format="%(message)s",
                         force=stream is not None)
     for noisy in ("kafka", "aiokafka"):  # client chatter at INFO is not the operator's business
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -35,7 +35,9 @@ def configure(level: str = "info", json_logs: bool = True, stream: TextIO | None
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(number),
         logger_factory=structlog.PrintLoggerFactory(file=out),
+        # below the level a call is a no-op: without this structlog renders every debug line
+        # (one per unfit event) whatever --log-level says
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         cache_logger_on_first_use=True,
     )

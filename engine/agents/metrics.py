@@ -23,6 +23,7 @@ RESOLUTION_BUCKETS = (
     600, 1800, 3600, 4 * 3600, 8 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400, 90 * 86400,
 )
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+HELD_STATUSES = ("open", "resolved", "closed", "retired")
 
 
 class Metrics:
@@ -87,6 +88,11 @@ class Metrics:
         self.batch_seconds = Histogram(
             "whistle_batch_delivery_seconds", "From a batch's first send to its last delivery.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+        self.table_issues = Gauge(
+            "whistle_table_issues",
+            "Issues this worker holds in its table, by status (retired: closed long enough "
+            "ago that only a marker is left; see WHISTLE_RETAIN_CLOSED).",
+            ["status"], registry=r)
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
         self._open: dict[int, Counter[str]] = {}
@@ -98,6 +104,11 @@ class Metrics:
         self._open_gauge: dict[str, Any] = {lv: self.open_issues.labels(level=lv) for lv in LEVELS}
         for level in LEVELS:
             self._open_gauge[level].set(0)
+        self._held: dict[int, Counter[str]] = {}
+        self._held_gauge: dict[str, Any] = {
+            st: self.table_issues.labels(status=st) for st in HELD_STATUSES}
+        for gauge in self._held_gauge.values():
+            gauge.set(0)
 
     def init_series(self, registry: OrgRegistry, categories: Iterable[str] = ()) -> None:
         """Create every bounded label combination at 0 before anything happens.
@@ -185,6 +196,34 @@ class Metrics:
         """After a rebalance: forget the partitions this worker no longer owns."""
         self._open = {p: c for p, c in self._open.items() if p in partitions}
         self._publish()
+        self._held = {p: c for p, c in self._held.items() if p in partitions}
+        self._publish_held()
+
+    # --- what the table holds ---------------------------------------------------------------
+
+    def held_moved(self, partition: int, before: str | None, after: str | None) -> None:
+        """An issue of ``partition`` went from status ``before`` to ``after`` (None: absent)."""
+        if before == after:
+            return
+        held = self._held.setdefault(partition, Counter())
+        if before is not None:
+            held[before] -= 1
+            self._held_gauge[before].dec()
+        if after is not None:
+            held[after] += 1
+            self._held_gauge[after].inc()
+
+    def held_set(self, partition: int, statuses: Counter[str]) -> None:
+        """The issues of ``partition`` by status, counted from the table."""
+        self._held[partition] = statuses
+        self._publish_held()
+
+    def _publish_held(self) -> None:
+        total: Counter[str] = Counter()
+        for held in self._held.values():
+            total.update(held)
+        for status, gauge in self._held_gauge.items():
+            gauge.set(total[status])
 
     def _publish(self) -> None:
         total: Counter[str] = Counter()

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import structlog
 
@@ -37,7 +37,9 @@ from engine.agents.clock import Clock
 from engine.agents.codec import Stored
 from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
-from engine.agents.store import IssueStore, Quarantined, TickRecord
+from engine.agents.records import Record
+from engine.agents.retention import RetentionIndex
+from engine.agents.store import IssueStore, Quarantined, Retired, TickRecord
 from engine.agents.topics import Topics
 from engine.domain.decide import decide, event_key
 from engine.domain.decision import Decision
@@ -67,15 +69,8 @@ DECISION_REJECTIONS: dict[str, tuple[RejectionReason, str]] = {
 RESERVED = "\x00"  # store keys of the engine's own records (tick records) start with it
 MAX_REJECTED_VALUE = 128 * 1024  # bytes of an original value copied into issues.rejected
 QUARANTINED = "the issue's stored state cannot be decoded by this version; it is kept as is"
-
-
-class Record(NamedTuple):
-    """One record to produce: ``partition`` None = by key (outputs), set = changelog."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    partition: int | None = None
+RETIRED = ("the issue closed and its state retired from the table after the retention window "
+           "(WHISTLE_RETAIN_CLOSED)")
 
 
 @dataclass(frozen=True)
@@ -102,6 +97,8 @@ class Batch:
     tick_offsets: dict[int, list[int]] = field(default_factory=dict)
     tick_issues: dict[int, list[str]] = field(default_factory=dict)
     tick_carried: dict[int, TickRecord] = field(default_factory=dict)
+    # retirements: tombstones of retired states and forgotten markers, and the new markers
+    retirements: list[Record] = field(default_factory=list)
 
 
 class IssueProcessor:
@@ -114,6 +111,7 @@ class IssueProcessor:
         clock: Clock,
         index: DeadlineIndex,
         topics: Topics,
+        retention: RetentionIndex | None = None,
         changelog: str = "issues-changelog",
         max_bytes: int = 65536,
         follow_rule_changes: bool = False,
@@ -127,9 +125,11 @@ class IssueProcessor:
         self.changelog = changelog
         self.max_bytes = max_bytes
         self.index = index
+        self.retention = retention or RetentionIndex()
         store.on_quarantine = self._quarantined
         self.assigned: set[int] = set()
         self.batch = Batch()
+        self.consumed = 0  # inbound messages handled since start (``/debug/progress``)
 
     # --- batches ----------------------------------------------------------------------------
 
@@ -157,7 +157,7 @@ class IssueProcessor:
                                     tuple(dict.fromkeys(old.issues + record.issues)))
             key, raw = self.store.write_tick_record(partition, record)
             records.append(Record(self.changelog, key, raw, partition))
-        return records + batch.outputs
+        return records + batch.retirements + batch.outputs
 
     def _quarantined(self, issue_id: str, reason: str) -> None:
         self.metrics.state_quarantined.inc()
@@ -170,6 +170,7 @@ class IssueProcessor:
     # --- inbound events ---------------------------------------------------------------------
 
     def on_event(self, msg: Message, now: datetime) -> None:
+        self.consumed += 1
         try:
             self._on_event(msg, now)
         except Quarantined as q:
@@ -202,6 +203,10 @@ class IssueProcessor:
                 event.type)
             return
         state = self._state(issue_id)
+        if state is None and self.store.retired(issue_id) is not None:
+            # never decided: a re-sent issue.raised must not raise a retired issue again
+            self._reject(msg, Rejected(reason="retired_issue", detail=RETIRED), event.type)
+            return
         decision = decide(state, event, rules, now, follow=self.follow)
         rejection = DECISION_REJECTIONS.get(decision.reason) if decision.state is None else None
         if rejection is not None or decision.state is None:
@@ -213,7 +218,7 @@ class IssueProcessor:
         if decision.result == "duplicate":
             self._resend_duplicate(issue_id, key)
             return
-        self._apply(msg.partition, state, decision, key)
+        self._apply(msg.partition, state, decision, key, now)
 
     def _resend_duplicate(self, issue_id: str, key: str) -> None:
         if issue_id in self.batch.resent:
@@ -259,7 +264,7 @@ class IssueProcessor:
 
     def _on_tick(self, partition: int, offset: int, now: datetime) -> None:
         if not self.index.owns(partition):
-            self._rebuild({partition} | {p for p in self.assigned if not self.index.owns(p)})
+            self._rebuild({partition} | {p for p in self.assigned if not self.index.owns(p)}, now)
         record = self.store.tick_record(partition)
         if record is not None and offset in record.offsets:
             self.batch.tick_carried[partition] = record
@@ -285,10 +290,38 @@ class IssueProcessor:
             issues = self.batch.tick_issues.setdefault(partition, [])
             if issue_id not in issues:
                 issues.append(issue_id)
-            self._apply(partition, state, decision, event_key(tick))
+            self._apply(partition, state, decision, event_key(tick), now)
             self.metrics.timer_lag.observe(max(0.0, (self.clock.now() - due).total_seconds()))
         if partition in self.batch.tick_offsets:
             self.batch.tick_offsets[partition].append(offset)
+        self._retire(partition, now)
+
+    def _retire(self, partition: int, now: datetime) -> None:
+        """Retire the closed issues whose window has passed; forget old retired markers.
+        Idempotent: each due entry is checked against the table first (a redelivered tick, or
+        a stale heap entry, finds nothing left to do)."""
+        retire, forget = self.retention.due(partition, now)
+        out = self.batch.retirements
+        for issue_id in retire:
+            try:
+                state = self._state(issue_id)
+            except Quarantined:
+                continue
+            if state is None or state.status != "closed" or state.closed_at is None:
+                continue
+            self.batch.states.pop(issue_id, None)  # a state staged by this batch goes too
+            out.append(Record(self.changelog, self.store.delete(issue_id), None, partition))
+            key, raw = self.store.write_retired(issue_id, Retired(partition, state.closed_at, now))
+            out.append(Record(self.changelog, key, raw, partition))
+            self.retention.retired(partition, issue_id, now)
+            self.metrics.held_moved(partition, "closed", "retired")
+        for issue_id in forget:
+            found = self.store.retired(issue_id)
+            if found is None or found.retired_at + self.retention.remember > now:
+                continue
+            out.append(Record(self.changelog, self.store.forget_retired(issue_id), None,
+                              partition))
+            self.metrics.held_moved(partition, "retired", None)
 
     def _resend_ticks(self, issue_ids: Sequence[str]) -> None:
         for issue_id in issue_ids:
@@ -303,9 +336,10 @@ class IssueProcessor:
             if stored.outbox:
                 self._resend(issue_id, list(stored.outbox), list(stored.keys))
 
-    def _rebuild(self, partitions: set[int]) -> None:
+    def _rebuild(self, partitions: set[int], now: datetime) -> None:
         """One scan of the store for every partition whose index is missing."""
-        found = self.store.scan(partitions)
+        scan = self.store.scan(partitions)
+        found = scan.states
         staged = {i: (p, s) for i, (p, s) in self.batch.states.items() if p in partitions}
         if staged:  # this batch's states are not in the store yet: theirs are the latest
             for p in found:
@@ -316,22 +350,32 @@ class IssueProcessor:
             open_states = [s for s in states if s.status != "closed"]
             count = self.index.rebuild(p, open_states)
             self.metrics.open_set(p, Counter(s.level for s in open_states if s.status == "open"))
-            log.info("deadline index rebuilt", partition=p, deadlines=count,
-                     open_issues=len(open_states), issues=len(states))
+            closed = [(s.issue_id, s.closed_at) for s in states if s.closed_at is not None]
+            retired = [(i, m.retired_at) for i, m in scan.retired[p]]
+            self.retention.rebuild(p, closed, retired, now)
+            held = Counter[str](s.status for s in states)
+            held["retired"] = len(retired)
+            self.metrics.held_set(p, held)
+            log.info("deadline index rebuilt", partition=p, woken_issues=count,
+                     open_issues=len(open_states), issues=len(states), closed=len(closed),
+                     retired=len(retired))
 
     def on_assigned(self, partitions: set[int]) -> None:
         """After a rebalance. The table may still be recovering here, so nothing is read now:
         the indexes and open-issue counts are rebuilt from the table on the first tick, which
         the stream delivers only after recovery (one scan for all the owned partitions)."""
         self.assigned = set(partitions)
-        self.store.forget()
+        self.store.forget(self.assigned)
         for p in self.index.partitions():  # all: faust recovers kept partitions again too
             self.index.drop(p)
+        for p in self.retention.partitions():
+            self.retention.drop(p)
         self.metrics.open_keep(partitions)
 
     # --- applying a decision ----------------------------------------------------------------
 
-    def _apply(self, partition: int, before: Any, decision: Decision, key: str) -> None:
+    def _apply(self, partition: int, before: Any, decision: Decision, key: str,
+               now: datetime) -> None:
         state = decision.state
         assert state is not None
         issue_id = state.issue_id
@@ -346,6 +390,11 @@ class IssueProcessor:
             before.level if before is not None and before.status == "open" else None,
             state.level if state.status == "open" else None,
         )
+        was = before.status if before is not None else None
+        if state.status != was:
+            self.metrics.held_moved(partition, was, state.status)
+            if state.status == "closed" and state.closed_at is not None:
+                self.retention.closed(partition, issue_id, state.closed_at, now)
         if state.version != getattr(before, "version", None):
             self.index.arm(partition, state)
         for warning in decision.warnings:

@@ -7,7 +7,9 @@ mapping): the shell sends the changelog records of a batch itself and waits for 
 
 Decoding a state costs tens of microseconds, so the last decoded value is cached beside the
 bytes it came from; the cache is only trusted while the store still holds those very bytes
-(after a recovery it holds new ones).
+(after a recovery it holds new ones). A decoded state takes about twice the memory of its bytes,
+so the cache keeps the ``cache_size`` most recently used issues (``WHISTLE_STATE_CACHE``), not
+every open issue: the bytes stay the one full copy.
 
 A value that no upcaster can read is *quarantined*: it stays in the store and the changelog
 untouched (for an operator, or a later version, to read), the issue's events are rejected with
@@ -19,12 +21,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from engine.agents.codec import Stored, UndecodableState, decode, encode
+from engine.agents.local import LocalStore, MemoryStore
 from engine.domain.state import IssueState
 
 TICK_MARK = b"\x00tick:"  # keys of the per-partition record of the last ticks' issues
 TICK_FORMAT_VERSION = 1
+RETIRED_MARK = b"\x00retired:"  # keys of retired issues' markers (engine.agents.retention)
+RETIRED_FORMAT_VERSION = 1
 
 
 class Quarantined(Exception):
@@ -66,35 +72,86 @@ def tick_key(partition: int) -> bytes:
     return TICK_MARK + str(partition).encode()
 
 
+@dataclass(frozen=True)
+class Retired:
+    """What is left of an issue whose closed state retired: where and when (no personal data).
+
+    v1 ``{"v": 1, "p": partition, "closed_at": ISO time, "retired_at": ISO time}``."""
+
+    partition: int
+    closed_at: datetime
+    retired_at: datetime
+
+    def encode(self) -> bytes:
+        return json.dumps({"v": RETIRED_FORMAT_VERSION, "p": self.partition,
+                           "closed_at": self.closed_at.isoformat(),
+                           "retired_at": self.retired_at.isoformat()}).encode()
+
+    @staticmethod
+    def decode(raw: bytes) -> Retired | None:
+        try:
+            data = json.loads(raw)
+            if data["v"] == 1:
+                return Retired(int(data["p"]), datetime.fromisoformat(data["closed_at"]),
+                               datetime.fromisoformat(data["retired_at"]))
+        except Exception:  # an unreadable marker: the issue counts as never seen
+            pass
+        return None
+
+
+def retired_key(issue_id: str) -> bytes:
+    return RETIRED_MARK + issue_id.encode()
+
+
+@dataclass
+class Scan:
+    """What one pass over the store found for some partitions."""
+
+    states: dict[int, list[IssueState]]
+    retired: dict[int, list[tuple[str, Retired]]]
+
+
 class IssueStore:
-    def __init__(self, table: MutableMapping[bytes, bytes],
+    def __init__(self, local: LocalStore | MutableMapping[bytes, bytes],
                  on_quarantine: Callable[[str, str], None] | None = None,
-                 key_partition: MutableMapping[bytes, int] | None = None) -> None:
-        """``key_partition``: faust's memory store's record of which partition each key is in,
-        by which it drops the keys of revoked partitions after a rebalance."""
-        self.table = table
+                 key_partition: MutableMapping[bytes, int] | None = None,
+                 cache_size: int = 100_000) -> None:
+        """``local``: the table's local store (``engine.agents.local``), or a plain mapping
+        for a memory store, with ``key_partition``: faust's memory store's record of which
+        partition each key is in, by which it drops the keys of revoked partitions."""
+        self.local: LocalStore = (MemoryStore(local, key_partition)
+                                  if isinstance(local, MutableMapping) else local)
         self.on_quarantine = on_quarantine
-        self.key_partition = key_partition if key_partition is not None else {}
-        self._cache: dict[str, tuple[bytes, Stored]] = {}
+        self._cache: dict[str, tuple[bytes, Stored]] = {}  # in least recently used order
+        self.cache_size = cache_size
         self._quarantined: dict[str, bytes] = {}
 
     def load(self, issue_id: str) -> Stored | None:
         """The stored value of an issue; raises ``Quarantined`` when it cannot be decoded."""
-        raw = self.table.get(issue_id.encode())
+        raw = self.local.get(issue_id.encode())
         if raw is None:
             return None
-        cached = self._cache.get(issue_id)
+        cached = self._cache.pop(issue_id, None)
         if cached is not None and cached[0] is raw:
+            self._cache[issue_id] = cached  # now the most recently used
             return cached[1]
         stored = self._decode(issue_id, raw)
         if stored is None:
             raise Quarantined(issue_id, "stored state cannot be decoded")
-        self._cache[issue_id] = (raw, stored)
+        self._remember(issue_id, raw, stored)
         return stored
 
-    def forget(self) -> None:
-        """Drop the decode cache (after a rebalance: keys of revoked partitions are gone)."""
+    def _remember(self, issue_id: str, raw: bytes, stored: Stored) -> None:
+        cache = self._cache
+        cache.pop(issue_id, None)
+        cache[issue_id] = (raw, stored)
+        if len(cache) > self.cache_size:
+            del cache[next(iter(cache))]
+
+    def forget(self, partitions: set[int]) -> None:
+        """After a rebalance: drop the decode cache (keys of revoked partitions are gone)."""
         self._cache.clear()
+        self.local.keep(partitions)
 
     def get(self, issue_id: str) -> IssueState | None:
         stored = self.load(issue_id)
@@ -104,26 +161,52 @@ class IssueStore:
         """Write to the local store; returns the (key, value) its changelog record must carry."""
         key = stored.state.issue_id.encode()
         raw = encode(stored)
-        self.table[key] = raw
-        self.key_partition[key] = stored.partition
-        self._cache[stored.state.issue_id] = (raw, stored)
+        self.local.put(key, raw, stored.partition)
+        self._remember(stored.state.issue_id, raw, stored)
         return key, raw
 
-    def scan(self, partitions: Iterable[int]) -> dict[int, list[IssueState]]:
-        """Every issue state stored for ``partitions``, in one pass over the store (after
-        assignments only). Undecodable values are quarantined and skipped."""
+    def delete(self, issue_id: str) -> bytes:
+        """Remove an issue's state from the local store; returns the key to tombstone."""
+        key = issue_id.encode()
+        self.local.delete(key)
+        self._cache.pop(issue_id, None)
+        return key
+
+    def retired(self, issue_id: str) -> Retired | None:
+        raw = self.local.get(retired_key(issue_id))
+        return None if raw is None else Retired.decode(raw)
+
+    def write_retired(self, issue_id: str, marker: Retired) -> tuple[bytes, bytes]:
+        key, raw = retired_key(issue_id), marker.encode()
+        self.local.put(key, raw, marker.partition)
+        return key, raw
+
+    def forget_retired(self, issue_id: str) -> bytes:
+        key = retired_key(issue_id)
+        self.local.delete(key)
+        return key
+
+    def scan(self, partitions: Iterable[int]) -> Scan:
+        """Every issue state and retired marker stored for ``partitions``, in one pass over the
+        store (after assignments only). Undecodable values are quarantined and skipped."""
         wanted = set(partitions)
         found: dict[int, list[IssueState]] = {p: [] for p in wanted}
-        for key, raw in list(self.table.items()):
-            if key.startswith(TICK_MARK) or raw is None:
+        retired: dict[int, list[tuple[str, Retired]]] = {p: [] for p in wanted}
+        for key, raw in list(self.local.items(wanted)):
+            if raw is None or key.startswith(TICK_MARK):
+                continue
+            if key.startswith(RETIRED_MARK):
+                marker = Retired.decode(raw)
+                if marker is not None and marker.partition in wanted:
+                    retired[marker.partition].append(
+                        (key[len(RETIRED_MARK):].decode(errors="replace"), marker))
                 continue
             issue_id = key.decode(errors="replace")
             stored = self._decode(issue_id, raw)
             if stored is None or stored.partition not in wanted:
                 continue
-            self._cache[issue_id] = (raw, stored)
             found[stored.partition].append(stored.state)
-        return found
+        return Scan(found, retired)
 
     def _decode(self, issue_id: str, raw: bytes) -> Stored | None:
         try:
@@ -136,11 +219,10 @@ class IssueStore:
             return None
 
     def tick_record(self, partition: int) -> TickRecord | None:
-        raw = self.table.get(tick_key(partition))
+        raw = self.local.get(tick_key(partition))
         return None if raw is None else TickRecord.decode(raw)
 
     def write_tick_record(self, partition: int, record: TickRecord) -> tuple[bytes, bytes]:
         key, raw = tick_key(partition), record.encode()
-        self.table[key] = raw
-        self.key_partition[key] = partition
+        self.local.put(key, raw, partition)
         return key, raw

@@ -76,9 +76,9 @@ def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str,
     clock: Clock = demo_clock or SystemClock()
     demo_runner = None
 
-    faults.install_send_delay()
     engine = build_engine(settings, rules, clock=clock,
-                          crash_after_write=faults.crash_after_write())
+                          crash_after_write=faults.crash_after_write(),
+                          send_delay=faults.send_delay())
     ensure_topics(settings.kafka_python_config(), engine.all_topics(), settings.partitions,
                   settings.replication_factor, compacted=[engine.changelog])
     where = "embedded broker" if settings.embedded else "broker"

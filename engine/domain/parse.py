@@ -47,6 +47,7 @@ RejectionReason = Literal[
     "unknown_grid",
     "unknown_issue",
     "state_quarantined",  # the engine cannot decode the issue's stored state (see the shell)
+    "retired_issue",  # the issue closed long ago and its state retired (see the shell)
 ]
 REJECTION_REASONS: tuple[str, ...] = get_args(RejectionReason)
 

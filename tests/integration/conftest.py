@@ -52,6 +52,7 @@ class Worker:
             "WHISTLE_SESSION_TIMEOUT": "6",
             "WHISTLE_WEB_PORT": str(self.port),
             "WHISTLE_DATA_DIR": str(lane.tmp / f"data-{name}"),
+            "WHISTLE_STORE": "memory",  # tests/integration/test_rocksdb.py runs the other
             **(env or {}),
         }
         self.proc = subprocess.Popen(

@@ -67,7 +67,7 @@ class Pace:
     emergency: float = 0.01  # shares of the arrivals: emergencies start at the street
     urgent: float = 0.07
     whistle: tuple[float, float, float] = (0.12, 0.2, 0.35)  # grid, village, street
-    # fractions of the respond limit after which a whistling unit whistles; None: at its pace
+    # a whistling unit whistles within these fractions of its respond limit; None: at its pace
     whistle_within: tuple[float, float] | None = None
     report: float = 0.93  # a department reports at all
     late_report: float = 0.0  # ... and, whatever its pace, after its limit
@@ -86,12 +86,12 @@ class Pace:
 
 # The demo's first minute (600x: ten hours of Xishan time) shows the whole loop: a fifth of the
 # issues are emergencies, which start at the street; units whistle early and often; of the
-# departments, 30% never report and 30% of the others report late; the lead resolves within
+# departments, 30% never report and 40% of the others report late; the lead resolves within
 # hours of its report; residents rate within an hour or so and are less often satisfied. Units
 # act only while they hold the issue; ``margin`` covers the wall-clock latency of the sped-up
 # clock (a fact published just before a limit could reach the engine after it).
 DEMO_PACE = Pace(emergency=0.2, whistle=(0.3, 0.4, 0.6), whistle_within=(0.1, 0.5), report=0.7,
-                 late_report=0.3, department_resolve=(0.3, 2.0), rating_after=(0.1, 1.5),
+                 late_report=0.4, department_resolve=(0.3, 2.0), rating_after=(0.1, 1.5),
                  satisfied=0.7, holders_only=True, margin=timedelta(minutes=10))
 
 

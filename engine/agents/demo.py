@@ -30,7 +30,7 @@ from engine.domain.ruleset import Ruleset
 from engine.simulation import DEMO_PACE, World
 from engine.streams.kafka import read
 
-ARRIVALS_PER_SECOND = 2.0  # wall seconds: one issue every five Xishan minutes
+ARRIVALS_PER_SECOND = 2.5  # per wall second: one issue every four Xishan minutes
 
 
 class Demo:

@@ -1,6 +1,7 @@
 """``whistle run --demo`` makes its point within a minute: 60 s after the start its live
 summary shows whistles, department reports on time, late and missed, a report rate by
-department, reopens and closures, and the terminal carries no JSON log line."""
+department, reopens and closures, and the terminal carries no JSON log line. The simulated
+units act only on issues they hold: the engine counts no event that does not fit."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,8 @@ def is_json(line: str) -> bool:
 
 def test_the_demo_shows_the_loop_within_a_minute(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
-    env.update(WHISTLE_WEB_PORT=str(free_port()), WHISTLE_DATA_DIR=str(tmp_path / "data"))
+    port = free_port()
+    env.update(WHISTLE_WEB_PORT=str(port), WHISTLE_DATA_DIR=str(tmp_path / "data"))
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--demo"], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -53,6 +56,8 @@ def test_the_demo_shows_the_loop_within_a_minute(tmp_path: Path) -> None:
         r.start()
     time.sleep(max(0.0, 60 - (time.monotonic() - started)))
     within = list(out)  # what the terminal showed in the first minute
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        metrics = r.read().decode()
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=30)
@@ -74,3 +79,6 @@ def test_the_demo_shows_the_loop_within_a_minute(tmp_path: Path) -> None:
     assert "/metrics" in text and "logs (JSON lines" in text, text
     assert not [line for line in out if is_json(line)], text
     assert not [line for line in err if is_json(line)], "".join(err)
+    unfit = re.findall(r'^whistle_events_total\{[^}]*result="unfit"[^}]*\} (\S+)$', metrics,
+                       re.M)
+    assert sum(float(v) for v in unfit) == 0, [m for m in metrics.splitlines() if "unfit" in m]

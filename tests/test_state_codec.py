@@ -21,6 +21,8 @@ from engine.agents.codec import (
     UndecodableState,
     decode,
     encode,
+    peek,
+    summary_of,
     upcast,
 )
 from engine.domain.state import IssueState
@@ -151,7 +153,8 @@ def test_the_fixtures_cover_a_whole_lifecycle() -> None:
     assert {s.entry_reason for s in states} >= {"raised", "respond_overdue", "whistle"}
 
 
-@pytest.mark.parametrize("name", ["v1-lifecycle.jsonl", "v2-lifecycle.jsonl", "v3-lifecycle.jsonl"])
+@pytest.mark.parametrize("name", ["v1-lifecycle.jsonl", "v2-lifecycle.jsonl", "v3-lifecycle.jsonl",
+                                  "v4-lifecycle.jsonl"])
 def test_the_fixtures_since_v1_have_outboxes(name: str) -> None:
     decoded = [decode(raw) for raw in lines(STATES / name)]
     assert any(s.outbox and s.keys for s in decoded)
@@ -172,17 +175,22 @@ def test_encode_writes_the_documented_object() -> None:
     partition, state = EXPECTED[7]
     emitted = EMITTED[7]
     assert emitted
+    first = min(state.deadlines, key=lambda d: d.due)
+    header = [state.status, state.level, first.due.isoformat(), first.token,
+              state.closed_at.isoformat() if state.closed_at else None]
     bare = json.loads(encode(Stored(partition, state)))
-    assert bare == {"v": FORMAT_VERSION, "p": partition, "s": state.model_dump(mode="json")}
+    assert bare == {"v": FORMAT_VERSION, "p": partition, "h": header,
+                    "s": state.model_dump(mode="json")}
     full = json.loads(encode(Stored(partition, state, emitted, ("k1", "k2"))))
     assert full == {
         "v": FORMAT_VERSION,
         "p": partition,
+        "h": header,
         "s": state.model_dump(mode="json"),
         "o": [e.model_dump(mode="json") for e in emitted],
         "k": ["k1", "k2"],
     }
-    assert list(full) == ["v", "p", "s", "o", "k"]
+    assert list(full) == ["v", "p", "h", "s", "o", "k"]
 
 
 def test_a_current_object_in_another_key_order_reads_too() -> None:
@@ -242,15 +250,16 @@ def _raw(doc: Any) -> bytes:
         (b"\"text\"", "not a JSON object but a string"),
         (b"17", "not a JSON object but a number"),
         (b"{\"v\": 99, \"p\": 0, \"s\": {}}",
-         "written by a newer format version 99; this worker reads up to 3"),
+         "written by a newer format version 99; this worker reads up to 4"),
         (b"{\"v\": true, \"p\": 0, \"s\": {}}", "not a non-negative integer"),
         (b"{\"v\": \"1\", \"p\": 0, \"s\": {}}", "not a non-negative integer"),
         (b"{\"v\": -1, \"p\": 0, \"s\": {}}", "not a non-negative integer"),
-        (b"{\"p\": 0}", "format v0 upcast to v3: s: Field required"),
-        (b"{\"v\": 1, \"p\": 0}", "format v1 upcast to v3: s: Field required"),
-        (b"{\"v\": 2, \"p\": 0}", "format v2 upcast to v3: s: Field required"),
-        (b"{\"v\": 3, \"p\": 0}", "format v3: s: Field required"),
-        (b"{\"v\":3,\"p\":0}", "format v3: s: Field required"),
+        (b"{\"p\": 0}", "format v0 upcast to v4: s: Field required"),
+        (b"{\"v\": 1, \"p\": 0}", "format v1 upcast to v4: s: Field required"),
+        (b"{\"v\": 2, \"p\": 0}", "format v2 upcast to v4: s: Field required"),
+        (b"{\"v\": 3, \"p\": 0}", "format v3 upcast to v4: s: Field required"),
+        (b"{\"v\": 4, \"p\": 0}", "format v4: s: Field required"),
+        (b"{\"v\":4,\"p\":0}", "format v4: s: Field required"),
     ],
 )
 def test_undecodable_values_are_quarantined_with_a_reason(raw: bytes, words: str) -> None:
@@ -260,7 +269,7 @@ def test_undecodable_values_are_quarantined_with_a_reason(raw: bytes, words: str
 def test_newer_version_reason_is_exact() -> None:
     doc = _current_doc() | {"v": 99}
     reason = assert_quarantined(_raw(doc)).reason
-    assert reason == "written by a newer format version 99; this worker reads up to 3"
+    assert reason == "written by a newer format version 99; this worker reads up to 4"
 
 
 @pytest.mark.parametrize(
@@ -322,7 +331,8 @@ def test_decode_raises_only_undecodable_state_on_random_bytes(raw: bytes) -> Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(json_values, st.sampled_from(["", "v", "p", "s", "o", "k"]), st.sampled_from([0, 1, 2, 3]))
+@given(json_values, st.sampled_from(["", "v", "p", "h", "s", "o", "k"]),
+       st.sampled_from([0, 1, 2, 3, 4]))
 def test_decode_raises_only_undecodable_state_on_random_json(
     value: Any, key: str, version: int
 ) -> None:
@@ -383,5 +393,25 @@ def test_upcast_returns_a_current_object_as_it_is() -> None:
 
 
 def test_upcast_refuses_a_newer_version() -> None:
-    with pytest.raises(UndecodableState, match="newer format version 4"):
-        upcast({"v": 4, "p": 0, "s": {}})
+    with pytest.raises(UndecodableState, match="newer format version 5"):
+        upcast({"v": 5, "p": 0, "s": {}})
+
+
+# --- the scan header (v4) -----------------------------------------------------------------------
+
+
+def test_the_header_of_every_current_value_says_what_its_state_says() -> None:
+    for raw in lines(STATES / "v4-lifecycle.jsonl"):
+        stored = decode(raw)
+        assert peek(stored.state.issue_id, raw) == summary_of(stored.partition, stored.state)
+    assert {s.status for s in (decode(r).state for r in lines(STATES / "v4-lifecycle.jsonl"))} \
+        >= {"open", "resolved", "closed"}
+
+
+def test_values_without_a_readable_header_are_left_to_a_whole_decode() -> None:
+    v3 = lines(STATES / "v3-lifecycle.jsonl")[3]
+    assert peek("X", v3) is None
+    raw = lines(STATES / "v4-lifecycle.jsonl")[3]
+    broken = raw.replace(b'"h":["', b'"h":[7,"', 1)
+    assert peek("X", broken) is None and peek("X", b'{"v":4,"p":0}') is None
+    assert peek("X", raw) is not None

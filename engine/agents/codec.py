@@ -5,10 +5,15 @@ Stored state format
 
 Each issue is one value in the Faust table, keyed by its id: UTF-8 JSON bytes of ::
 
-    {"v": 3, "p": <partition>, "s": <IssueState>, "o": [<outbound event>...], "k": [<key>...]}
+    {"v": 4, "p": <partition>, "h": [<status>, <level>, <due>, <token>, <closed_at>],
+     "s": <IssueState>, "o": [<outbound event>...], "k": [<key>...]}
 
 ``v`` is the format version (:data:`FORMAT_VERSION`); ``p`` the partition the issue lives on (so
-a partition's deadline index can be rebuilt from the table alone); ``s`` the issue's state as
+a partition's deadline index can be rebuilt from the table alone); ``h`` a header with what that
+rebuild needs (the state's status and level, its earliest deadline's due time and token or
+nulls, its ``closed_at`` or null; times ISO 8601), written first so that a scan reads it
+without decoding the state (:func:`peek`); it is derived from ``s`` and never read back into
+it; ``s`` the issue's state as
 ``IssueState.model_dump(mode="json")`` (deadlines as ``[kind, unit, due, token, warning,
 limit_due]`` arrays, path steps as ``[level, units, entered_at, left_at, reason, response]``,
 reports as ``[department, due, reported_at, outcome]``); ``o`` the outbound events the last
@@ -55,10 +60,13 @@ Version history (the real bytes of each are in ``tests/testdata/states/``):
   ``[s.last_trigger]`` (exactly what v1 would have re-sent); with ``o`` it is dropped (``o``
   already holds the batch's whole output, those events included).
 
-* **v3** (this code): the state's ``path`` and ``reports`` entries are arrays (named tuples in
-  memory, a third of a climbed issue's memory) instead of objects. Upcaster 2 -> 3 changes
-  only ``v``: validation reads an entry written as an object into the named tuple as well
-  (missing or extra keys fail as they did), so v0..v2 entries read unchanged.
+* **v3** (1a6efd0 .. 54a0dbc): the state's ``path`` and ``reports`` entries are arrays (named
+  tuples in memory, a third of a climbed issue's memory) instead of objects. Upcaster 2 -> 3
+  changes only ``v``: validation reads an entry written as an object into the named tuple as
+  well (missing or extra keys fail as they did), so v0..v2 entries read unchanged.
+
+* **v4** (this code): the header ``h``. Upcaster 3 -> 4 changes only ``v``: ``h`` is optional,
+  and a value without it is decoded whole by the scan (and gets one at its next write).
 
 The rule for the next change to anything a stored value holds (``IssueState`` or the models in
 it, the outbound events, this envelope): bump :data:`FORMAT_VERSION`, add the upcaster from the
@@ -73,7 +81,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NotRequired
+from datetime import datetime
+from typing import Annotated, Any, Literal, NamedTuple, NotRequired
 
 from pydantic import ConfigDict, Strict, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
@@ -81,7 +90,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from engine.domain.events import OutboundEvent
 from engine.domain.state import IssueState
 
-FORMAT_VERSION: int = 3  # the version this code writes
+FORMAT_VERSION: int = 4  # the version this code writes
 
 _MAX_ERRORS = 3  # validation errors named in a reason
 
@@ -104,24 +113,56 @@ class UndecodableState(Exception):
         self.reason = reason
 
 
+Header = tuple[str, str, str | None, int | None, str | None]
+
+
+class Summary(NamedTuple):
+    """What a scan needs of a stored issue (``peek``), without its state decoded."""
+
+    issue_id: str
+    partition: int
+    status: str
+    level: str
+    due: datetime | None  # the earliest deadline's
+    token: int | None
+    closed_at: datetime | None
+
+
+def summary_of(partition: int, state: IssueState) -> Summary:
+    first = min(state.deadlines, key=_due, default=None)
+    return Summary(state.issue_id, partition, state.status, state.level,
+                   first.due if first else None, first.token if first else None,
+                   state.closed_at)
+
+
+def _due(d: Any) -> datetime:
+    return d.due  # type: ignore[no-any-return]
+
+
 @with_config(ConfigDict(extra="forbid"))
-class _V3(TypedDict):
+class _V4(TypedDict):
     """The current format's object: one schema validates and serialises it."""
 
-    v: Literal[3]
+    v: Literal[4]
     p: Annotated[int, Strict()]
+    h: NotRequired[Header]
     s: IssueState
     o: NotRequired[tuple[OutboundEvent, ...]]
     k: NotRequired[tuple[Annotated[str, Strict()], ...]]
 
 
-_CURRENT = TypeAdapter(_V3)
+_CURRENT = TypeAdapter(_V4)
 _CURRENT_PREFIX = b'{"v":%d,' % FORMAT_VERSION  # how encode starts every value
 
 
 def encode(stored: Stored) -> bytes:
     """The current format's bytes (JSON, UTF-8) of ``stored``; an empty outbox and keys left out."""
-    doc: _V3 = {"v": 3, "p": stored.partition, "s": stored.state}
+    state = stored.state
+    first = min(state.deadlines, key=_due, default=None)
+    header: Header = (state.status, state.level,
+                      first.due.isoformat() if first else None, first.token if first else None,
+                      state.closed_at.isoformat() if state.closed_at else None)
+    doc: _V4 = {"v": 4, "p": stored.partition, "h": header, "s": state}
     if stored.outbox:
         doc["o"] = tuple(stored.outbox)
     if stored.keys:
@@ -168,7 +209,27 @@ def _decode(raw: bytes) -> Stored:
     raise UndecodableState(f"format v{version}{upcasted}: {_summary(first)}")
 
 
-def _stored(doc: _V3) -> Stored:
+def peek(issue_id: str, raw: bytes) -> Summary | None:
+    """The header of a current value, read without decoding its state (a few microseconds
+    against tens); None when ``raw`` has none (an older version, or not a value of ours): the
+    caller then decodes it whole. A header that does not parse is None too."""
+    if not raw.startswith(_CURRENT_PREFIX):
+        return None
+    end = raw.find(b',"s":')
+    if end < 0:
+        return None
+    try:
+        head = json.loads(raw[:end] + b"}")
+        status, level, due, token, closed_at = head["h"]
+        return Summary(issue_id, int(head["p"]), str(status), str(level),
+                       None if due is None else datetime.fromisoformat(due),
+                       None if token is None else int(token),
+                       None if closed_at is None else datetime.fromisoformat(closed_at))
+    except Exception:  # any surprise: decode it whole instead
+        return None
+
+
+def _stored(doc: _V4) -> Stored:
     return Stored(doc["p"], doc["s"], doc.get("o", ()), doc.get("k", ()))
 
 
@@ -244,10 +305,17 @@ def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "v": 3}
 
 
+def _v3_to_v4(doc: dict[str, Any]) -> dict[str, Any]:
+    """v3 -> v4: the header is optional (scans decode a value without one whole); only the
+    version changes."""
+    return {**doc, "v": 4}
+
+
 UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _v0_to_v1,
     1: _v1_to_v2,
     2: _v2_to_v3,
+    3: _v3_to_v4,
 }
 
 

@@ -30,8 +30,9 @@ class DeadlineIndex:
     def owns(self, partition: int) -> bool:
         return partition in self._heaps
 
-    def rebuild(self, partition: int, states: Iterable[IssueState]) -> int:
-        heap = [entry for s in states if (entry := _earliest(s)) is not None]
+    def rebuild(self, partition: int, entries: Iterable[Entry]) -> int:
+        """The partition's heap from each open issue's earliest deadline (due, id, token)."""
+        heap = list(entries)
         heapq.heapify(heap)
         self._heaps[partition] = heap
         return len(heap)

@@ -34,7 +34,7 @@ from typing import Any
 import structlog
 
 from engine.agents.clock import Clock
-from engine.agents.codec import Stored
+from engine.agents.codec import Stored, summary_of
 from engine.agents.index import DeadlineIndex
 from engine.agents.metrics import Metrics
 from engine.agents.records import Record
@@ -339,26 +339,28 @@ class IssueProcessor:
     def _rebuild(self, partitions: set[int], now: datetime) -> None:
         """One scan of the store for every partition whose index is missing."""
         scan = self.store.scan(partitions)
-        found = scan.states
-        staged = {i: (p, s) for i, (p, s) in self.batch.states.items() if p in partitions}
+        found = scan.issues
+        staged = {i: summary_of(p, s) for i, (p, s) in self.batch.states.items()
+                  if p in partitions}
         if staged:  # this batch's states are not in the store yet: theirs are the latest
             for p in found:
                 found[p] = [s for s in found[p] if s.issue_id not in staged]
-            for p, s in staged.values():
-                found[p].append(s)
-        for p, states in found.items():
-            open_states = [s for s in states if s.status != "closed"]
-            count = self.index.rebuild(p, open_states)
-            self.metrics.open_set(p, Counter(s.level for s in open_states if s.status == "open"))
-            closed = [(s.issue_id, s.closed_at) for s in states if s.closed_at is not None]
+            for s in staged.values():
+                found[s.partition].append(s)
+        for p, issues in found.items():
+            count = self.index.rebuild(p, [(s.due, s.issue_id, s.token) for s in issues
+                                           if s.due is not None and s.token is not None
+                                           and s.status != "closed"])
+            self.metrics.open_set(p, Counter(s.level for s in issues if s.status == "open"))
+            closed = [(s.issue_id, s.closed_at) for s in issues if s.closed_at is not None]
             retired = [(i, m.retired_at) for i, m in scan.retired[p]]
             self.retention.rebuild(p, closed, retired, now)
-            held = Counter[str](s.status for s in states)
+            held = Counter[str](s.status for s in issues)
             held["retired"] = len(retired)
             self.metrics.held_set(p, held)
             log.info("deadline index rebuilt", partition=p, woken_issues=count,
-                     open_issues=len(open_states), issues=len(states), closed=len(closed),
-                     retired=len(retired))
+                     open_issues=sum(s.status != "closed" for s in issues), issues=len(issues),
+                     closed=len(closed), retired=len(retired))
 
     def on_assigned(self, partitions: set[int]) -> None:
         """After a rebalance. The table may still be recovering here, so nothing is read now:

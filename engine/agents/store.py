@@ -23,7 +23,15 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.agents.codec import Stored, UndecodableState, decode, encode
+from engine.agents.codec import (
+    Stored,
+    Summary,
+    UndecodableState,
+    decode,
+    encode,
+    peek,
+    summary_of,
+)
 from engine.agents.local import LocalStore, MemoryStore
 from engine.domain.state import IssueState
 
@@ -105,9 +113,10 @@ def retired_key(issue_id: str) -> bytes:
 
 @dataclass
 class Scan:
-    """What one pass over the store found for some partitions."""
+    """What one pass over the store found for some partitions: a summary of every issue (from
+    its value's header, or from its state when the value has none) and the retired markers."""
 
-    states: dict[int, list[IssueState]]
+    issues: dict[int, list[Summary]]
     retired: dict[int, list[tuple[str, Retired]]]
 
 
@@ -187,10 +196,12 @@ class IssueStore:
         return key
 
     def scan(self, partitions: Iterable[int]) -> Scan:
-        """Every issue state and retired marker stored for ``partitions``, in one pass over the
-        store (after assignments only). Undecodable values are quarantined and skipped."""
+        """Every issue and retired marker stored for ``partitions``, in one pass over the store
+        (after assignments only), reading only the values' headers where they have one.
+        Undecodable values without a header are quarantined and skipped; one with a header is
+        quarantined when its issue is next read."""
         wanted = set(partitions)
-        found: dict[int, list[IssueState]] = {p: [] for p in wanted}
+        found: dict[int, list[Summary]] = {p: [] for p in wanted}
         retired: dict[int, list[tuple[str, Retired]]] = {p: [] for p in wanted}
         for key, raw in list(self.local.items(wanted)):
             if raw is None or key.startswith(TICK_MARK):
@@ -202,10 +213,14 @@ class IssueStore:
                         (key[len(RETIRED_MARK):].decode(errors="replace"), marker))
                 continue
             issue_id = key.decode(errors="replace")
-            stored = self._decode(issue_id, raw)
-            if stored is None or stored.partition not in wanted:
-                continue
-            found[stored.partition].append(stored.state)
+            summary = peek(issue_id, raw)
+            if summary is None:
+                stored = self._decode(issue_id, raw)
+                if stored is None:
+                    continue
+                summary = summary_of(stored.partition, stored.state)
+            if summary.partition in wanted:
+                found[summary.partition].append(summary)
         return Scan(found, retired)
 
     def _decode(self, issue_id: str, raw: bytes) -> Stored | None:

@@ -30,12 +30,22 @@ class SystemClock:
 
 @dataclass
 class VirtualClock:
+    """``held``: it says ``start`` until ``begin()`` (the demo starts its day once the engine
+    is ready, so that no limit passes while the worker is still starting)."""
+
     start: datetime
     speed: float
     _wall0: float = field(default_factory=time.monotonic)
+    held: bool = False
 
     def now(self) -> datetime:
+        if self.held:
+            return self.start
         return self.start + timedelta(seconds=(time.monotonic() - self._wall0) * self.speed)
+
+    def begin(self) -> None:
+        self._wall0 = time.monotonic()
+        self.held = False
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -17,7 +17,18 @@ DEMO_SPEED = 600.0  # one wall second is ten Xishan minutes
 
 
 def run(settings: Settings, demo: bool = False, loglevel: str = "info") -> int:
-    logs.configure(loglevel)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_file = None
+    if demo:  # the terminal is the demo's summary; the JSON logs go to a file
+        path = settings.data_dir / "demo.log"
+        path.write_text("")  # one run's logs; appended to by structlog and by faust's handler
+        log_file = path.open("a", encoding="utf-8", buffering=1)
+        print(f"whistle: logs (JSON lines, faust's too) in {log_file.name}", flush=True)
+    return _run(settings, demo, loglevel, log_file)  # the file stays open: faust writes at exit
+
+
+def _run(settings: Settings, demo: bool, loglevel: str, log_file: TextIO | None) -> int:
+    logs.configure(loglevel, stream=log_file)
     from engine.rules.loader import load_ruleset
 
     result = load_ruleset(settings.rules)
@@ -29,7 +40,6 @@ def run(settings: Settings, demo: bool = False, loglevel: str = "info") -> int:
     for warning in result.warnings:
         log.warning("rules warning", detail=warning)
     rules = result.ruleset
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     broker = None
     if settings.broker is None:
@@ -44,13 +54,14 @@ def run(settings: Settings, demo: bool = False, loglevel: str = "info") -> int:
 
         tansu.install()
     try:
-        return _serve(settings, rules, demo, loglevel)
+        return _serve(settings, rules, demo, loglevel, log_file)
     finally:
         if broker is not None:
             broker.stop()
 
 
-def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str) -> int:
+def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str,
+           log_file: TextIO | None) -> int:
     import faust
 
     from engine.agents import faults
@@ -81,12 +92,16 @@ def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str) -> int:
         assert demo_clock is not None
         demo_runner = Demo(settings.kafka_python_config(), engine.topics, rules, demo_clock,
                            sys.stdout,
-                           metrics_url=f"http://{settings.web_host}:{settings.web_port}/metrics")
-        print(f"whistle: demo traffic on a clock {DEMO_SPEED:.0f}x faster than real time; "
-              "a summary every 5 s; Ctrl-C to stop", flush=True)
+                           metrics_url=f"http://{settings.web_host}:{settings.web_port}/metrics",
+                           ready_url=f"http://{settings.web_host}:{settings.web_port}/readyz")
+        print(f"whistle: demo traffic on a clock {DEMO_SPEED:.0f}x faster than real time, "
+              "from when the engine is ready; a summary every 5 s; Ctrl-C to stop", flush=True)
         demo_runner.start()
+    # faust logs to stdout unless told a file; its start-up spinner writes to its stdout
+    quiet: dict[str, Any] = {} if log_file is None else {"logfile": log_file.name,
+                                                          "stdout": log_file}
     worker = faust.Worker(engine.app, loglevel="warning" if loglevel == "info" else loglevel,
-                          quiet=True)
+                          quiet=True, **quiet)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

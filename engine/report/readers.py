@@ -8,7 +8,6 @@ counted; anything else is an error naming its line, or its partition and offset.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 from engine.domain.events import OUTBOUND_TYPES, IssueClosed
 from engine.report.figures import as_event
 from engine.report.period import ReportInputError
+from engine.streams.jsonl import lines
+from engine.streams.kafka import ReadError, read
 
 
 @dataclass
@@ -42,13 +43,11 @@ class Closures:
 
 
 def read_jsonl(path: Path) -> Closures:
-    """One CloudEvent per line; blank lines are skipped."""
+    """One CloudEvent per line; blank lines are skipped (``engine.streams.jsonl``)."""
     out = Closures()
     try:
-        with path.open("rb") as f:
-            for n, line in enumerate(f, 1):
-                if line.strip():
-                    out.add(line, f"{path}:{n}")
+        for n, raw in lines(path):
+            out.add(raw, f"{path}:{n}")
     except OSError as exc:
         raise ReportInputError(f"{path}: {exc.strerror or exc}") from None
     return out
@@ -66,47 +65,10 @@ def read_records(values: Iterable[tuple[str, bytes | None]]) -> Closures:
 
 def read_broker(config: dict[str, Any], topic: str, idle_seconds: float = 3.0,
                 connect_seconds: float = 10.0) -> Closures:
-    """The whole topic from the beginning, with no consumer group (nothing is committed).
-
-    The end is where nothing has come for ``idle_seconds`` once partitions are assigned: end
-    offsets are not asked for (Tansu, the embedded broker, reports wrong ones).
-    """
-    return read_records(_consume(config, topic, idle_seconds, connect_seconds))
-
-
-def _consume(config: dict[str, Any], topic: str, idle_seconds: float,
-             connect_seconds: float) -> Iterable[tuple[str, bytes | None]]:
-    from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
-
+    """The whole topic from the beginning (``engine.streams.kafka``: no consumer group, the
+    end is where nothing has come for ``idle_seconds`` once partitions are assigned)."""
+    records = read(config, [topic], idle_seconds=idle_seconds, connect_seconds=connect_seconds)
     try:
-        consumer = KafkaConsumer(**config, auto_offset_reset="earliest",
-                                 enable_auto_commit=False, group_id=None,
-                                 bootstrap_timeout_ms=int(connect_seconds * 1000))
-    except KafkaError as exc:
-        servers = ",".join(config.get("bootstrap_servers") or [])
-        raise ReportInputError(f"broker {servers}: {exc}") from None
-    try:
-        began = time.monotonic()
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions:
-            if time.monotonic() - began > connect_seconds:
-                raise ReportInputError(f"topic {topic} not found on the broker")
-            time.sleep(0.2)
-            partitions = consumer.partitions_for_topic(topic)
-        consumer.subscribe([topic])
-        last: float | None = None
-        while True:
-            batch = consumer.poll(timeout_ms=200)
-            now = time.monotonic()
-            for records in batch.values():
-                for r in records:
-                    yield f"{r.topic}[{r.partition}]@{r.offset}", r.value
-            if batch or (last is None and consumer.assignment()):
-                last = now  # the idle clock starts once partitions are assigned
-            if last is None and now - began > connect_seconds:
-                raise ReportInputError(f"no partitions of {topic} assigned in {connect_seconds}s")
-            if last is not None and now - last >= idle_seconds:
-                return
-    finally:
-        consumer.close()
+        return read_records((r.where, r.value) for r in records)
+    except ReadError as exc:
+        raise ReportInputError(str(exc)) from None

@@ -1,4 +1,4 @@
-"""``whistle report``: arguments and the run, kept out of ``engine.cli`` (which only wires it)."""
+"""``whistle report``: exact assessment figures from the closed loop (``engine.report``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+HELP = "exact assessment report from the closed loop"
 FORMATS = ("table", "csv", "html")
 
 

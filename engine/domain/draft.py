@@ -1,7 +1,8 @@
 """``Draft``: the state under construction in one decision, and what it emits and counts.
 
-Times inside the core are UTC (``utc``); calendars convert to their own zone for working-time
-arithmetic and the draft converts their answers back.
+Times inside the core are UTC (``utc``, ``tzinfo is datetime.UTC``). The draft asks its
+calendar's ``UtcArithmetic`` for deadlines and warning points, which answers in UTC (computing
+in UTC throughout where the zone keeps one offset, as Asia/Shanghai does).
 """
 
 from __future__ import annotations

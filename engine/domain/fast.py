@@ -4,7 +4,9 @@ The core builds every value it emits from values it already holds, so validating
 (pydantic's ``__init__``) or going through ``model_construct`` (a Python loop over all fields)
 costs 4-8 us a model, several times per decision: most of the decision's time. ``build`` and
 ``replace`` do what ``model_construct``/``model_copy`` do for our plain frozen models (no
-validators that transform, no private attributes, no extras), in about a microsecond.
+validators that transform, no private attributes, no extras), in about a microsecond;
+``make`` takes a dict that already holds every field (the hot paths write them out in full),
+which saves the keyword arguments and the merge with the defaults.
 Boundaries still validate: inbound events are parsed strictly, and states read back from a
 table go through ``model_validate``.
 

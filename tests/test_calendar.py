@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time as clock
+import weakref
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
@@ -579,4 +580,18 @@ def test_per_instance_state_goes_with_the_instance() -> None:
     assert key in _plans
     del cal
     gc.collect()
+    assert key not in _plans or _plans[key][0]() is not None  # dropped, or the id reused
+
+
+def test_the_utc_arithmetic_does_not_keep_its_calendar_alive() -> None:
+    cal = china_calendar("short-lived-utc")
+    start = at("2026-03-02 10:00").astimezone(UTC)
+    ops = cal.utc()
+    ops.add(start, working(2, "hours"))
+    ops.point(start, start + timedelta(days=1), 0.8)
+    key, alive = id(cal), weakref.ref(cal)
+    assert key in _plans
+    del cal, ops
+    gc.collect()
+    assert alive() is None
     assert key not in _plans or _plans[key][0]() is not None  # dropped, or the id reused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -215,28 +216,36 @@ class UtcArithmetic:
     like the public operations, it builds the calendar's index only for working-time limits.
     """
 
-    __slots__ = ("_cal", "_fast", "_known", "_offset", "_plan", "_zone")
+    __slots__ = ("_always", "_cal", "_fast", "_known", "_offset", "_plan", "_zone")
 
     def __init__(self, cal: WorkingCalendar) -> None:
-        self._cal = cal
+        # a weak reference: the calendar's plan holds this object, and the plan goes with the
+        # calendar (``index.plan_of``); a strong one would keep every calendar ever loaded
+        self._cal = weakref.ref(cal)
+        self._always = cal.always
         self._plan = plan = plan_of(cal)
         self._zone = plan.zone
         self._offset = plan.zone.offset  # None: no fixed offset, always the general path
         self._known = None if cal.known_until is None else cal.known_until.toordinal()
         self._fast: object = _NOT_YET  # the UTC-keyed index (or None), once a limit needs it
 
+    def _calendar(self) -> WorkingCalendar:
+        cal = self._cal()
+        assert cal is not None, "a calendar's UtcArithmetic outlived it"  # its callers hold it
+        return cal
+
     def _index(self) -> UtcIndex | None:
         fast = self._fast
         if fast is _NOT_YET:
-            index = self._plan.index_of(self._cal)
+            index = self._plan.index_of(self._calendar())
             fast = self._fast = None if index is None else index.utc_index(self._zone)
         return fast  # type: ignore[return-value]
 
     def add(self, start: datetime, limit: Limit) -> tuple[datetime, bool]:
-        cal, offset = self._cal, self._offset
+        offset = self._offset
         if start.tzinfo is UTC and offset is not None:
             found: datetime | None = None
-            if not limit.working or cal.always:
+            if not limit.working or self._always:
                 found = self._zone.wall_add_utc(start, _delta(limit))
             elif limit.amount >= 0:
                 fast = self._fast
@@ -254,16 +263,16 @@ class UtcArithmetic:
             if found is not None:  # in the fixed range: the local date is that of found + offset
                 known = self._known
                 return found, known is not None and (found + offset).toordinal() > known
+        cal = self._calendar()
         local = cal.add(start, limit)
         return local.astimezone(UTC), cal.beyond_known(local)
 
     def point(self, start: datetime, end: datetime, fraction: float) -> datetime:
-        cal = self._cal
         if (start.tzinfo is UTC and end.tzinfo is UTC and self._offset is not None
                 and 0.0 <= fraction <= 1.0):
             found: datetime | None = None
             try:
-                if cal.always:
+                if self._always:
                     found = self._zone.linear_utc(start, end, fraction)
                 else:
                     fast = self._fast
@@ -276,7 +285,7 @@ class UtcArithmetic:
                 found = None
             if found is not None:
                 return found
-        return cal.point(start, end, fraction).astimezone(UTC)
+        return self._calendar().point(start, end, fraction).astimezone(UTC)
 
 
 def always_calendar(name: str = "24x7") -> WorkingCalendar:

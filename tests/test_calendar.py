@@ -440,6 +440,77 @@ def test_point_and_working_seconds_agree_with_the_reference(
     )
 
 
+# -- the core's UTC operations against the public ones ------------------------------------------
+#
+# ``add_utc``/``point_utc`` (what the core calls with UTC instants) must answer exactly what
+# ``add``/``point`` answer, converted to UTC, and ``add_utc`` must flag ``beyond_known`` alike.
+
+
+def utc_outcome(compute: Callable[[], datetime | tuple[datetime, bool]]) -> tuple[object, ...]:
+    try:
+        found = compute()
+    except (ValueError, OverflowError) as exc:
+        return ("error", type(exc), str(exc))
+    if isinstance(found, tuple):
+        moment, beyond = found
+        return ("at", moment, moment.tzinfo, moment.fold, moment.isoformat(), beyond)
+    return ("at", found, found.tzinfo, found.fold, found.isoformat())
+
+
+def _public_add(cal: WorkingCalendar, start: datetime, limit: Limit) -> tuple[datetime, bool]:
+    local = cal.add(start, limit)
+    return local.astimezone(UTC), cal.beyond_known(local)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    name=st.sampled_from(sorted(BY_NAME)),
+    start=near_holidays,
+    limit=st.one_of(working_amounts, wall_amounts),
+)
+def test_add_utc_agrees_with_add(name: str, start: datetime, limit: Limit) -> None:
+    cal = BY_NAME[name]
+    start = start.astimezone(UTC)
+    assert utc_outcome(lambda: cal.add_utc(start, limit)) == utc_outcome(
+        lambda: _public_add(cal, start, limit))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    name=st.sampled_from(sorted(BY_NAME)),
+    a=near_holidays,
+    b=st.one_of(near_holidays, st.timedeltas(timedelta(0), timedelta(days=40))),
+    fraction=st.one_of(st.sampled_from([0.0, 0.5, 0.8, 1.0]), st.floats(0.0, 1.0)),
+    backwards=st.booleans(),
+)
+def test_point_utc_agrees_with_point(
+    name: str, a: datetime, b: datetime | timedelta, fraction: float, backwards: bool
+) -> None:
+    cal = BY_NAME[name]
+    start, end = a.astimezone(UTC), (a + b if isinstance(b, timedelta) else b).astimezone(UTC)
+    if backwards:
+        start, end = end, start
+    assert utc_outcome(lambda: cal.point_utc(start, end, fraction)) == utc_outcome(
+        lambda: cal.point(start, end, fraction).astimezone(UTC))
+
+
+@pytest.mark.parametrize("limit", [working(3, "hours"), working(2, "days"), wall(4, "hours")])
+@pytest.mark.parametrize(
+    "start",
+    [FIRST_INDEXED, FIRST_INDEXED + timedelta(days=1), LAST_INDEXED - timedelta(days=1),
+     LAST_INDEXED, CN.known_until, date(2026, 12, 31)],
+)
+def test_utc_operations_at_the_index_edges(start: date, limit: Limit) -> None:
+    for t in (time(0, 0), time(8, 0), time(15, 59, 59, 999999), time(16, 0), time(23, 59)):
+        moment = datetime.combine(start, t, tzinfo=UTC) - timedelta(hours=8)
+        for cal in (CN, ODD_HOURS, always_calendar()):
+            assert utc_outcome(lambda c=cal, m=moment: c.add_utc(m, limit)) == utc_outcome(
+                lambda c=cal, m=moment: _public_add(c, m, limit))
+            end = moment + timedelta(days=3)
+            assert utc_outcome(lambda c=cal, m=moment, e=end: c.point_utc(m, e, 0.8)) == (
+                utc_outcome(lambda c=cal, m=moment, e=end: c.point(m, e, 0.8).astimezone(UTC)))
+
+
 @pytest.mark.parametrize(
     ("start", "limit"),
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.agents.codec import (
+    _CURRENT,
     FORMAT_VERSION,
     UPCASTERS,
     Stored,
@@ -138,6 +139,31 @@ def test_every_line_survives_a_rewrite_in_the_current_format(path: Path) -> None
         assert again.startswith(b'{"v":%d,' % FORMAT_VERSION)
         assert decode(again) == stored
         assert encode(decode(again)) == again
+
+
+def _times(state: IssueState) -> Iterator[datetime]:
+    for name in ("raised_at", "entered_at", "respond_by", "resolve_by", "resolved_at",
+                 "closed_at"):
+        yield from (t for t in [getattr(state, name)] if t is not None)
+    for d in state.deadlines:
+        yield from (t for t in (d.due, d.limit_due) if t is not None)
+    for p in state.path:
+        yield from (t for t in (p.entered_at, p.left_at) if t is not None)
+    for r in state.reports:
+        yield from (t for t in (r.due, r.reported_at) if t is not None)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_decoded_utc_times_are_in_datetime_utc_and_encode_to_the_same_bytes(path: Path) -> None:
+    for raw in lines(path):
+        stored = decode(raw)
+        for moment in _times(stored.state):
+            assert moment.tzinfo is UTC or moment.utcoffset() != timedelta(0)
+        # as validated, without the conversion: the same value and the same bytes
+        plain = _CURRENT.validate_json(json.dumps(upcast(json.loads(raw))))["s"]
+        assert stored.state == plain
+        assert encode(stored) == encode(Stored(stored.partition, plain, stored.outbox,
+                                               stored.keys))
 
 
 def test_the_fixtures_cover_a_whole_lifecycle() -> None:

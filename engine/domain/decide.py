@@ -18,13 +18,13 @@ Rules of the game:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from sys import intern
 
 from engine.domain.decision import Decision, Result
-from engine.domain.draft import Draft, utc
+from engine.domain.draft import Draft
 from engine.domain.events import DeadlineReached, Envelope, IssueRaised
-from engine.domain.fast import build, replace
+from engine.domain.fast import defaults_of, make, replace
 from engine.domain.lifecycle import apply, enter, fire_due, retime
 from engine.domain.ruleset import Facts, Rule, Ruleset
 from engine.domain.state import IssueState
@@ -50,39 +50,48 @@ def decide(
     when it entered its current level; new rules apply from its next level. True: at its next
     decision under a new rules version, the current level is re-timed by the new rules.
     """
-    key = event_key(event)
-    if state is not None and (key in state.seen or key == state.last_trigger):
-        return build(Decision, result="duplicate", state=state)
+    # (the hot path of the engine: plain loops and positional constructors on purpose)
+    if isinstance(event, DeadlineReached):
+        key = f"deadline:{event.token}:{event.due.isoformat()}"
+    else:
+        key = f"{event.source}\x00{event.id}"
     if state is None:
         if isinstance(event, IssueRaised):
             return _raise(event, rules, key)
-        return build(Decision, result="unfit", state=None, reason="unknown_issue")
+        return Decision("unfit", None, (), (), "unknown_issue")
+    if key == state.last_trigger or key in state.seen:
+        return Decision("duplicate", state)
+    now = now if now.tzinfo is UTC else now.astimezone(UTC)
     if isinstance(event, DeadlineReached):
-        if not any(d.token == event.token and d.due == event.due for d in state.deadlines):
-            return build(Decision, result="stale", state=state)
+        token, due = event.token, event.due
+        for d in state.deadlines:
+            if d.token == token and d.due == due:
+                break
+        else:
+            return Decision("stale", state)
         draft = _draft(state, rules)
-        _follow(draft, follow, utc(now))
-        fire_due(draft, utc(now))
+        if follow:
+            _follow(draft, now)
+        fire_due(draft, now)
         return _done(draft, key, "accepted", "")
     if state.status == "closed":
         return _unfit(state, key, "closed")
     assert isinstance(event, Envelope)
     draft = _draft(state, rules)
-    at = utc(event.time)
-    _follow(draft, follow, min(at, utc(now)))
-    fire_due(draft, _before(min(at, utc(now))))
+    at = event.time
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    first = now if now < at else at
+    if follow:
+        _follow(draft, first)
+    fire_due(draft, first - _TICK)  # due strictly before the fact; exactly at the limit is on time
     reason = apply(draft, event, at)
     return _done(draft, key, "unfit" if reason else "accepted", reason)
 
 
-def _before(at: datetime) -> datetime:
-    # deadlines due strictly before the fact fire first; a fact exactly at the limit is on time
-    return at - _TICK
-
-
-def _follow(draft: Draft, follow: bool, at: datetime) -> None:
+def _follow(draft: Draft, at: datetime) -> None:
     s = draft.state
-    if follow and s.rules_version != draft.rules.version and s.status != "closed":
+    if s.rules_version != draft.rules.version and s.status != "closed":
         retime(draft, at)
 
 
@@ -103,58 +112,50 @@ def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
     # An unfit fact is recorded (seen, counted) and changes nothing else; what deadlines due
     # before it produced is kept and emitted.
     state = draft.state
-    seen = state.seen if key.startswith("deadline:") else (*state.seen[-MAX_SEEN + 1 :], key)
+    values = state.__dict__  # the draft's own copy (fast.amend)
+    if not key.startswith("deadline:"):
+        values["seen"] = (*state.seen[-MAX_SEEN + 1 :], key)
     emitted = tuple(draft.emit)
-    changed = bool(emitted) or result == "accepted"
-    draft.update(
-        version=draft.version if changed else state.version,
-        seen=seen,
-        last_trigger=key,
-        unfit=state.unfit + (result == "unfit"),
-    )
-    return build(Decision,
-        result=result, state=state, emit=emitted, counts=tuple(draft.counts), reason=reason,
-        warnings=tuple(draft.warnings),
-    )
+    if emitted or result == "accepted":
+        values["version"] = draft.version
+    values["last_trigger"] = key
+    if result == "unfit":
+        values["unfit"] = state.unfit + 1
+    return Decision(result, state, emitted, tuple(draft.counts), reason, tuple(draft.warnings))
 
 
 def _unfit(state: IssueState, key: str, reason: str) -> Decision:
     seen = (*state.seen[-MAX_SEEN + 1 :], key)
-    return build(Decision,
-        result="unfit",
-        state=replace(state, seen=seen, unfit=state.unfit + 1),
-        reason=reason,
-    )
+    return Decision("unfit", replace(state, seen=seen, unfit=state.unfit + 1), (), (), reason)
 
 
 def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
     data = event.data
-    at = utc(event.time)
+    at = event.time
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
     grid = rules.registry.grids.get(data.grid)
     if grid is None:
-        return build(Decision, result="rejected", state=None, reason="unknown_grid")
+        return Decision("rejected", None, (), (), "unknown_grid")
     village = rules.registry.villages[grid.village]
     # the few categories and severities are shared by every open issue, not one copy each
     category, severity = intern(data.category), intern(data.severity)
-    facts = build(
-        Facts,
-        category=category, severity=severity,
-        reporter=data.reporter.kind if data.reporter else "unknown", source=event.source,
-        street=village.street,
-    )
-    rule = rules.match(facts)
-    state = build(
-        IssueState,
-        issue_id=event.subject, version=0, status="open", raised_at=at, grid=grid.id,
-        village=village.id, street=village.street, category=category,
-        severity=severity, rule=rule.id,
+    reporter = data.reporter.kind if data.reporter else "unknown"
+    rule = rules.match_fields(category, severity, reporter, event.source, village.street)
+    state = make(IssueState, {
+        **defaults_of(IssueState),
+        "issue_id": event.subject, "version": 0, "status": "open", "raised_at": at,
+        "grid": grid.id, "village": village.id, "street": village.street,
+        "category": category, "severity": severity, "rule": rule.id,
         # a hint naming an unknown department is ignored: labels stay a bounded set
-        hint_departments=tuple(d for d in data.departments if d in rules.registry.departments),
-        rules_version=rules.version, level=rule.ladder[0].level, units=(),
-        entered_at=at, entry_reason="raised", resolve_by=at,
-    )
+        "hint_departments": tuple([d for d in data.departments
+                                   if d in rules.registry.departments])
+        if data.departments else (),
+        "rules_version": rules.version, "level": rule.ladder[0].level, "units": (),
+        "entered_at": at, "entry_reason": "raised", "resolve_by": at,
+    })
     draft = Draft(state, rules, rule, 1, own=True)
-    draft.count("whistle_issues_raised_total", street=village.street, category=category)
+    draft.count("whistle_issues_raised_total", (("street", village.street), ("category", category)))
     enter(draft, 0, at, "raised")
     return _done(draft, key, "accepted", "")
 

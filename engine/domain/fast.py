@@ -4,7 +4,9 @@ The core builds every value it emits from values it already holds, so validating
 (pydantic's ``__init__``) or going through ``model_construct`` (a Python loop over all fields)
 costs 4-8 us a model, several times per decision: most of the decision's time. ``build`` and
 ``replace`` do what ``model_construct``/``model_copy`` do for our plain frozen models (no
-validators that transform, no private attributes, no extras), in about a microsecond.
+validators that transform, no private attributes, no extras), in about a microsecond;
+``make`` takes a dict that already holds every field (the hot paths write them out in full),
+which saves the keyword arguments and the merge with the defaults.
 Boundaries still validate: inbound events are parsed strictly, and states read back from a
 table go through ``model_validate``.
 
@@ -22,6 +24,11 @@ M = TypeVar("M", bound=BaseModel)
 
 _defaults: dict[type[BaseModel], tuple[dict[str, Any], set[str]]] = {}
 _setattr = object.__setattr__
+_new = object.__new__
+# BaseModel's slots, set through their descriptors (no attribute lookup by name each time)
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _defaults_of(cls: type[BaseModel]) -> tuple[dict[str, Any], set[str]]:
@@ -44,25 +51,46 @@ def build(cls: type[M], **fields: Any) -> M:
     (pydantic copies it before it changes it): a set per instance would double the memory of
     every open issue.
     """
-    defaults, all_fields = _defaults_of(cls)
-    obj = cls.__new__(cls)
+    found = _defaults.get(cls)
+    defaults, all_fields = _defaults_of(cls) if found is None else found
+    obj = _new(cls)
     _setattr(obj, "__dict__", {**defaults, **fields})
-    _setattr(obj, "__pydantic_fields_set__", all_fields)
-    _setattr(obj, "__pydantic_extra__", None)
-    _setattr(obj, "__pydantic_private__", None)
+    _set_fields_set(obj, all_fields)
+    _set_extra(obj, None)
+    _set_private(obj, None)
+    return obj
+
+
+def defaults_of(cls: type[BaseModel]) -> dict[str, Any]:
+    """The default values of ``cls``'s fields that have one (shared: never change it)."""
+    found = _defaults.get(cls)
+    return (_defaults_of(cls) if found is None else found)[0]
+
+
+def make(cls: type[M], values: dict[str, Any]) -> M:
+    """``build`` from a dict holding a value for *every* field of ``cls`` (defaults included:
+    see ``defaults_of``), which becomes the instance's own: no keyword arguments, no copy."""
+    found = _defaults.get(cls)
+    obj = _new(cls)
+    _setattr(obj, "__dict__", values)
+    _set_fields_set(obj, (_defaults_of(cls) if found is None else found)[1])
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
 
 
 def replace(model: M, **changes: Any) -> M:
     """A copy of ``model`` with ``changes``; like ``model_copy(update=...)``, only cheaper."""
     cls = type(model)
-    obj = cls.__new__(cls)
+    obj = _new(cls)
     values = model.__dict__.copy()
-    values.update(changes)
+    if changes:
+        values.update(changes)
     _setattr(obj, "__dict__", values)
-    _setattr(obj, "__pydantic_fields_set__", _defaults_of(cls)[1])
-    _setattr(obj, "__pydantic_extra__", None)
-    _setattr(obj, "__pydantic_private__", None)
+    found = _defaults.get(cls)
+    _set_fields_set(obj, (_defaults_of(cls) if found is None else found)[1])
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
 
 

@@ -14,6 +14,7 @@ check-in); landing and climbing; deadlines; closing.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 
 from engine.domain.calendar import Limit
 from engine.domain.draft import Draft
@@ -46,10 +47,11 @@ from engine.domain.events import (
     ReportRecord,
     WarningData,
 )
-from engine.domain.fast import build
+from engine.domain.fast import make
 from engine.domain.ruleset import LEVEL_RANK, Level, Route, Step
 from engine.domain.state import Deadline, DeadlineKind, PathStep, ReportDue
 
+_BY_DUE = attrgetter("due")
 MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
 
 
@@ -59,15 +61,15 @@ MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that
 
 def apply(draft: Draft, event: Envelope, at: datetime) -> str:
     """Apply one inbound fact; return "" if it fit, else the reason it did not."""
-    s = draft.state
-    if s.status == "closed":
+    status = draft.state.status
+    if status == "closed":
         return "closed"
     if isinstance(event, IssueWithdrawn):
         close(draft, at, "withdrawn", None)
         return ""
     if isinstance(event, IssueRated):
         return _rated(draft, event, at)
-    if s.status != "open":
+    if status != "open":
         return "not_open"
     if isinstance(event, IssueAcknowledged):
         return _acknowledged(draft, event.data.unit, at)
@@ -120,9 +122,9 @@ def _progressed(draft: Draft, unit: str, at: datetime) -> str:
         return "not_holder"
     route = draft.rules.route(s.category)
     if s.level == "department" and route.progress_every is not None:
-        again = Deadline(kind="progress", unit=s.lead or unit,
-                         due=draft.add(at, route.progress_every), token=draft.version)
-        draft.update(deadlines=(*(d for d in s.deadlines if d.kind != "progress"), again))
+        due = draft.add(at, route.progress_every)
+        again = Deadline("progress", s.lead or unit, due, draft.version)
+        draft.update(deadlines=(*[d for d in s.deadlines if d.kind != "progress"], again))
     return ""
 
 
@@ -133,8 +135,8 @@ def _resolved(draft: Draft, unit: str, at: datetime) -> str:
     if s.level != "department" and s.response is None:
         _respond(draft, at)  # solving it is answering it
     window = draft.rule.closing.rating_window
-    rating = Deadline(kind="rating", unit=unit, due=draft.add(at, window), token=draft.version)
-    reports_due = tuple(d for d in draft.state.deadlines if d.kind == "report")
+    rating = Deadline("rating", unit, draft.add(at, window), draft.version)
+    reports_due = tuple([d for d in draft.state.deadlines if d.kind == "report"])
     draft.update(status="resolved", resolved_at=at, deadlines=(*reports_due, rating))
     return ""
 
@@ -144,7 +146,8 @@ def _rated(draft: Draft, event: IssueRated, at: datetime) -> str:
     if s.status != "resolved":
         return "not_resolved"
     satisfied = event.data.satisfied
-    draft.count("whistle_ratings_total", satisfied=str(satisfied).lower(), street=s.street)
+    draft.count("whistle_ratings_total",
+                (("satisfied", "true" if satisfied else "false"), ("street", s.street)))
     if satisfied:
         close(draft, at, "resolved", True)
     elif s.reopens >= draft.rule.closing.max_reopens and can_climb(draft):
@@ -162,7 +165,8 @@ def _count_response(draft: Draft, outcome: ReportOutcome) -> None:
     """Every response of a holding unit is counted here, once: on time or late when it comes
     (``_respond``), missed when the issue leaves the level unanswered (``leave``)."""
     s = draft.state
-    draft.count("whistle_responses_total", level=s.level, outcome=outcome, street=s.street)
+    draft.count("whistle_responses_total",
+                (("level", s.level), ("outcome", outcome), ("street", s.street)))
 
 
 def _respond(draft: Draft, at: datetime) -> None:
@@ -171,7 +175,7 @@ def _respond(draft: Draft, at: datetime) -> None:
     _count_response(draft, outcome)
     draft.update(
         response=outcome,
-        deadlines=tuple(d for d in s.deadlines if d.kind != "respond"),
+        deadlines=tuple([d for d in s.deadlines if d.kind != "respond"]),
     )
 
 
@@ -191,7 +195,7 @@ def leave(draft: Draft, at: datetime) -> PathStep:
 def _count_report(draft: Draft, department: str, outcome: ReportOutcome) -> None:
     """Every department's report (报到) is counted here, once: on time or late when it comes
     (``_reported``), missed when the issue closes without it (``close``). The report rate."""
-    draft.count("whistle_report_outcomes_total", department=department, outcome=outcome)
+    draft.count("whistle_report_outcomes_total", (("department", department), ("outcome", outcome)))
 
 
 def _reported(draft: Draft, department: str, at: datetime) -> str:
@@ -206,7 +210,8 @@ def _reported(draft: Draft, department: str, at: datetime) -> str:
         r._replace(reported_at=at, outcome=outcome) if r is record else r
         for r in s.reports
     )
-    deadlines = tuple(d for d in s.deadlines if not (d.kind == "report" and d.unit == department))
+    deadlines = tuple([
+        d for d in s.deadlines if not (d.kind == "report" and d.unit == department)])
     draft.update(reports=reports, deadlines=deadlines)
     return ""
 
@@ -214,14 +219,29 @@ def _reported(draft: Draft, department: str, at: datetime) -> str:
 # --- landing on a level and climbing ------------------------------------------------------------
 
 
+_UNITS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def shared(units: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple object for each set of holders, shared by every issue (and path step) they
+    hold: 48 bytes or more each, several per open issue. Bounded (the registry's units and
+    their combinations in routes and hints; cleared if it ever grows past that)."""
+    found = _UNITS.get(units)
+    if found is None:
+        if len(_UNITS) >= 65536:
+            _UNITS.clear()
+        found = _UNITS[units] = units
+    return found
+
+
 def units_for(draft: Draft, level: Level, departments: tuple[str, ...]) -> tuple[str, ...]:
     s = draft.state
     if level == "grid":
-        return (s.grid,)
+        return shared((s.grid,))
     if level == "village":
-        return (s.village,)
+        return shared((s.village,))
     if level == "street":
-        return (s.street,)
+        return shared((s.street,))
     return departments
 
 
@@ -230,8 +250,8 @@ def departments_for(draft: Draft, hint: tuple[str, ...]) -> tuple[tuple[str, ...
     route = draft.rules.route(draft.state.category)
     chosen = hint or draft.state.hint_departments
     if chosen:
-        return tuple(dict.fromkeys(chosen)), route
-    return (route.lead, *route.co), route
+        return shared(tuple(dict.fromkeys(chosen))), route
+    return shared((route.lead, *route.co)), route
 
 
 def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, ...] = ()) -> None:
@@ -253,8 +273,7 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
         resolve_by = draft.add(at, step.resolve or route.resolve)
         if route.progress_every is not None:
             deadlines.append(
-                Deadline(kind="progress", unit=lead, due=draft.add(at, route.progress_every),
-                         token=draft.version)
+                Deadline("progress", lead, draft.add(at, route.progress_every), draft.version)
             )
     else:
         units = units_for(draft, step.level, ())
@@ -268,17 +287,16 @@ def enter(draft: Draft, index: int, at: datetime, reason: str, hint: tuple[str, 
         level=step.level, units=units, lead=lead, entered_at=at, entry_reason=reason,
         respond_by=respond_by, resolve_by=resolve_by, response=None, rule=draft.rule.id,
         rules_version=draft.rules.version,
-        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), reports=tuple(reports),
+        deadlines=tuple(sorted(deadlines, key=_BY_DUE)), reports=tuple(reports),
     )
     s = draft.state
     draft.send(
         IssueAssigned,
-        build(
-            AssignedData,
-            sequence=draft.version, level=s.level, units=s.units, lead=lead, respond_by=respond_by,
-            resolve_by=resolve_by, report_by=report_by, rule=draft.rule.id,
-            rules_version=draft.rules.version, reason=reason,
-        ),
+        make(AssignedData, {
+            "sequence": draft.version, "level": s.level, "units": s.units, "lead": lead,
+            "respond_by": respond_by, "resolve_by": resolve_by, "report_by": report_by,
+            "rule": draft.rule.id, "rules_version": draft.rules.version, "reason": reason,
+        }),
         at,
     )
 
@@ -320,16 +338,16 @@ def retime(draft: Draft, at: datetime) -> None:
         reports.append(r)
     draft.update(
         respond_by=respond_by, resolve_by=resolve_by, reports=tuple(reports),
-        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)), rule=draft.rule.id,
+        deadlines=tuple(sorted(deadlines, key=_BY_DUE)), rule=draft.rule.id,
         rules_version=draft.rules.version,
     )
     draft.send(
         IssueAssigned,
-        build(
-            AssignedData, sequence=draft.version, level=s.level, units=s.units, lead=s.lead,
-            respond_by=respond_by, resolve_by=resolve_by, report_by=report_by,
-            rule=draft.rule.id, rules_version=draft.rules.version, reason="rules_changed",
-        ),
+        make(AssignedData, {
+            "sequence": draft.version, "level": s.level, "units": s.units, "lead": s.lead,
+            "respond_by": respond_by, "resolve_by": resolve_by, "report_by": report_by,
+            "rule": draft.rule.id, "rules_version": draft.rules.version, "reason": "rules_changed",
+        }),
         at,
     )
 
@@ -372,15 +390,14 @@ def climb(draft: Draft, at: datetime, reason: EscalationReason, hint: tuple[str,
     units = units_for(draft, nxt.level, departments_for(draft, hint)[0])
     draft.send(
         IssueEscalated,
-        build(
-            EscalatedData,
-            sequence=draft.version, from_level=s.level, from_units=s.units, to_level=nxt.level,
-            to_units=units, reason=reason, rule=draft.rule.id,
-        ),
+        make(EscalatedData, {
+            "sequence": draft.version, "from_level": s.level, "from_units": s.units,
+            "to_level": nxt.level, "to_units": units, "reason": reason, "rule": draft.rule.id,
+        }),
         at,
     )
-    draft.count("whistle_escalations_total", from_level=s.level, to_level=nxt.level,
-                reason=reason, street=s.street)
+    draft.count("whistle_escalations_total", (("from_level", s.level), ("to_level", nxt.level),
+                                              ("reason", reason), ("street", s.street)))
     enter(draft, index, at, reason, hint)
 
 
@@ -394,31 +411,29 @@ def reopen(draft: Draft, at: datetime) -> None:
     deadlines += draft.deadline("resolve", holder, at, resolve_by)
     route = draft.rules.route(s.category)
     if s.level == "department" and route.progress_every is not None:
-        deadlines.append(Deadline(kind="progress", unit=holder,
-                                  due=draft.add(at, route.progress_every), token=draft.version))
+        due = draft.add(at, route.progress_every)
+        deadlines.append(Deadline("progress", holder, due, draft.version))
     report_by = {r.department: r.due for r in s.reports if r.outcome is None}
     count = s.reopens + 1
     draft.update(
         status="open", resolved_at=None, resolve_by=resolve_by, reopens=count,
-        deadlines=tuple(sorted(deadlines, key=lambda d: d.due)),
+        deadlines=tuple(sorted(deadlines, key=_BY_DUE)),
     )
     draft.send(
         IssueReopened,
-        build(
-            ReopenedData,
-            sequence=draft.version, count=count, level=s.level, units=s.units,
-            rule=draft.rule.id,
-        ),
+        make(ReopenedData, {
+            "sequence": draft.version, "count": count, "level": s.level, "units": s.units,
+            "rule": draft.rule.id,
+        }),
         at,
     )
     draft.send(
         IssueAssigned,
-        build(
-            AssignedData,
-            sequence=draft.version, level=s.level, units=s.units, lead=s.lead, respond_by=None,
-            resolve_by=resolve_by, report_by=report_by, rule=draft.rule.id,
-            rules_version=draft.rules.version, reason="reopened",
-        ),
+        make(AssignedData, {
+            "sequence": draft.version, "level": s.level, "units": s.units, "lead": s.lead,
+            "respond_by": None, "resolve_by": resolve_by, "report_by": report_by,
+            "rule": draft.rule.id, "rules_version": draft.rules.version, "reason": "reopened",
+        }),
         at,
     )
 
@@ -428,12 +443,19 @@ def reopen(draft: Draft, at: datetime) -> None:
 
 def fire_due(draft: Draft, now: datetime) -> None:
     """Fire every deadline due at or before ``now``, earliest first, each at its own due time."""
+    values = draft.state.__dict__  # (the draft's own state, changed in place by every move)
     for _ in range(MAX_FIRINGS):
-        due = [d for d in draft.state.deadlines if d.due <= now]
-        if not due or draft.state.status == "closed":
+        # the earliest due, a warning before its limit at the same time; the first such
+        first: Deadline | None = None
+        at = 0
+        deadlines = values["deadlines"]
+        for i, d in enumerate(deadlines):
+            if d.due <= now and (first is None or d.due < first.due or (
+                    d.due == first.due and d.warning and not first.warning)):
+                first, at = d, i
+        if first is None or values["status"] == "closed":
             return
-        first = min(due, key=lambda d: (d.due, d.warning is False))
-        draft.update(deadlines=tuple(d for d in draft.state.deadlines if d is not first))
+        values["deadlines"] = deadlines[:at] + deadlines[at + 1 :]
         fire(draft, first)
 
 
@@ -445,7 +467,7 @@ def fire(draft: Draft, d: Deadline) -> None:
     if d.warning:
         assert d.limit_due is not None
         send_limit(draft, IssueWarning, d.kind, d.unit, d.limit_due, d.due)
-        draft.count("whistle_deadline_warnings_total", kind=d.kind, level=s.level)
+        draft.count("whistle_deadline_warnings_total", (("kind", d.kind), ("level", s.level)))
         return
     kind: LimitKind = d.kind
     if kind == "progress":
@@ -453,18 +475,18 @@ def fire(draft: Draft, d: Deadline) -> None:
         route = draft.rules.route(s.category)
         if route.progress_every is not None:
             due = draft.add(d.due, route.progress_every)
-            again = Deadline(kind="progress", unit=d.unit, due=due, token=draft.version)
+            again = Deadline("progress", d.unit, due, draft.version)
             draft.update(deadlines=(*draft.state.deadlines, again))
         return
     # a missed limit: respond, resolve or report
     send_limit(draft, IssueOverdue, kind, d.unit, d.due, d.due)
-    draft.count("whistle_deadlines_missed_total", kind=kind, level=s.level)
+    draft.count("whistle_deadlines_missed_total", (("kind", kind), ("level", s.level)))
     draft.update(breaches=s.breaches + 1)
     # its warning, if not yet fired, is moot now
-    draft.update(deadlines=tuple(
+    draft.update(deadlines=tuple([
         x for x in draft.state.deadlines
         if not (x.warning and x.kind == d.kind and x.unit == d.unit)
-    ))
+    ]))
     step = current_step(draft)
     escalate = (d.kind == "respond" and (step is None or step.escalate_on_respond_overdue)) or (
         d.kind == "resolve" and (step is None or step.escalate_on_resolve_overdue)
@@ -479,11 +501,10 @@ def send_limit(
     data_cls = WarningData if cls is IssueWarning else OverdueData
     draft.send(
         cls,
-        build(
-            data_cls,
-            sequence=draft.version, kind=kind, unit=unit, due=due, level=draft.state.level,
-            rule=draft.rule.id,
-        ),
+        make(data_cls, {
+            "sequence": draft.version, "kind": kind, "unit": unit, "due": due,
+            "level": draft.state.level, "rule": draft.rule.id,
+        }),
         at,
     )
 
@@ -509,24 +530,23 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
     s = draft.state
     draft.send(
         IssueClosed,
-        build(
-            ClosedData,
-            sequence=draft.version, outcome=outcome, satisfied=satisfied, closed_level=s.level,
-            closed_units=s.units, raised_at=s.raised_at, closed_at=at,
-            path=tuple(build(PathEntry, **p._asdict()) for p in s.path),
-            reports=tuple(build(ReportRecord, **r._asdict()) for r in s.reports),
-            breaches=s.breaches, on_time=on_time, street=s.street,
-            village=s.village, grid=s.grid, category=s.category, severity=s.severity,
-            whistles=s.whistles, reopens=s.reopens, rule=s.rule, rules_version=s.rules_version,
-        ),
+        make(ClosedData, {
+            "sequence": draft.version, "outcome": outcome, "satisfied": satisfied,
+            "closed_level": s.level, "closed_units": s.units, "raised_at": s.raised_at,
+            "closed_at": at,
+            "path": tuple(make(PathEntry, dict(zip(PathStep._fields, p, strict=True)))
+                           for p in s.path),
+            "reports": tuple(make(ReportRecord, dict(zip(ReportDue._fields, r, strict=True)))
+                              for r in s.reports),
+            "breaches": s.breaches, "on_time": on_time, "street": s.street, "village": s.village,
+            "grid": s.grid, "category": s.category, "severity": s.severity, "whistles": s.whistles,
+            "reopens": s.reopens, "rule": s.rule, "rules_version": s.rules_version,
+        }),
         at,
     )
-    draft.count(
-        "whistle_issues_closed_total", closed_level=s.level, outcome=outcome, street=s.street,
-        on_time=str(on_time).lower(),
-    )
+    draft.count("whistle_issues_closed_total", (
+        ("closed_level", s.level), ("outcome", outcome), ("street", s.street),
+        ("on_time", "true" if on_time else "false")))
     if outcome == "resolved":
-        draft.count(
-            "whistle_issue_resolution_seconds", (at - s.raised_at).total_seconds(),
-            closed_level=s.level,
-        )
+        draft.count("whistle_issue_resolution_seconds", (("closed_level", s.level),),
+                    (at - s.raised_at).total_seconds())

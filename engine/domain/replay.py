@@ -10,12 +10,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from engine.domain.decide import decide
 from engine.domain.decision import Decision
 from engine.domain.draft import utc
 from engine.domain.events import DeadlineReached, Envelope
+from engine.domain.fast import make
 from engine.domain.ruleset import Ruleset
 from engine.domain.state import IssueState
 
@@ -31,9 +32,16 @@ class Replayer:
 
     def feed(self, event: Envelope) -> Iterator[Decision]:
         """Advance the clock to the event's time, then apply it. Yields every decision made."""
+        at = event.time if event.time.tzinfo is UTC else event.time.astimezone(UTC)
         # strictly before the fact, as decide() does: a fact exactly at a limit is on time
-        yield from self.advance(utc(event.time) - _JUST_BEFORE)
-        decision = decide(self.states.get(event.subject), event, self.rules, event.time)
+        until = at - _JUST_BEFORE
+        heap = self.heap
+        if heap and heap[0][0] <= until:
+            yield from self.advance(until)
+        elif self.clock is None or until > self.clock:
+            self.clock = until
+        # (``now`` is the event's time, in UTC already: decide need not convert it again)
+        decision = decide(self.states.get(event.subject), event, self.rules, at)
         self._keep(event.subject, decision)
         yield decision
 
@@ -42,20 +50,50 @@ class Replayer:
         until = utc(until)
         if self.clock is None or until > self.clock:
             self.clock = until
-        heap = self.heap
+        heap, states, rules = self.heap, self.states, self.rules
         while heap and heap[0][0] <= until:
             due, issue_id, token = heapq.heappop(heap)
-            state = self.states.get(issue_id)
-            if state is None or not any(d.token == token and d.due == due for d in state.deadlines):
+            state = states.get(issue_id)
+            if state is None:
+                continue
+            for d in state.deadlines:
+                if d.token == token and d.due == due:
+                    break
+            else:
                 continue  # stale: the issue moved on since this deadline was armed
-            tick = DeadlineReached(issue_id=issue_id, due=due, token=token)
-            decision = decide(state, tick, self.rules, due)
+            tick = make(DeadlineReached, {"issue_id": issue_id, "due": due, "token": token})
+            decision = decide(state, tick, rules, due)
             self._keep(issue_id, decision)
             yield decision
 
     def run(self, events: Iterable[Envelope], until: datetime | None = None) -> Iterator[Decision]:
+        # ``feed`` for every event, unrolled: a decision then passes one generator, not two
+        # (and ``_keep`` too)
+        heap, states, rules, push = self.heap, self.states, self.rules, heapq.heappush
         for event in events:
-            yield from self.feed(event)
+            at = event.time
+            if at.tzinfo is not UTC:
+                at = at.astimezone(UTC)
+            before = at - _JUST_BEFORE
+            if heap and heap[0][0] <= before:
+                yield from self.advance(before)
+            elif self.clock is None or before > self.clock:
+                self.clock = before
+            issue_id = event.subject
+            previous = states.get(issue_id)
+            decision = decide(previous, event, rules, at)
+            state = decision.state
+            if state is not None:
+                states[issue_id] = state
+                version = state.version
+                if decision.result == "accepted" or previous is None or (
+                        previous.version != version):
+                    armed: list[datetime] = []
+                    for d in state.deadlines:
+                        if d.token == version and d.due not in armed:
+                            armed.append(d.due)
+                            push(heap, (d.due, issue_id, version))
+            yield decision
         if until is not None:
             yield from self.advance(until)
 
@@ -65,10 +103,11 @@ class Replayer:
             return
         previous = self.states.get(issue_id)
         self.states[issue_id] = state
-        unchanged = previous is not None and previous.version == state.version
-        if decision.result != "accepted" and unchanged:
-            return
         version = state.version
-        armed = {d.due for d in state.deadlines if d.token == version}  # armed by this decision
-        for due in armed:
-            heapq.heappush(self.heap, (due, issue_id, version))
+        if decision.result != "accepted" and previous is not None and previous.version == version:
+            return
+        armed: list[datetime] = []  # the due times armed by this decision, each once
+        for d in state.deadlines:
+            if d.token == version and d.due not in armed:
+                armed.append(d.due)
+                heapq.heappush(self.heap, (d.due, issue_id, version))

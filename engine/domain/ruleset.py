@@ -19,6 +19,8 @@ Level = Literal["grid", "village", "street", "department"]
 LEVELS: tuple[Level, ...] = ("grid", "village", "street", "department")
 LEVEL_RANK: dict[str, int] = {name: i for i, name in enumerate(LEVELS)}
 
+_MEMO_SIZE = 4096  # distinct raise facts remembered per rule set (a bounded cache)
+
 MatchField = Literal["category", "severity", "reporter", "source", "street"]
 
 
@@ -179,6 +181,28 @@ class Ruleset(Frozen):
                 return rule
         # The loader guarantees a catch-all as the last rule; this is the belt to its braces.
         return self.rules[-1]
+
+    def match_fields(self, category: str, severity: str, reporter: str, source: str,
+                     street: str) -> Rule:
+        """``match(Facts(...))`` of these fields, memoised: the first match depends on them
+        alone, and a raise would otherwise build the facts and test every rule before it."""
+        rules, memo = self._memo
+        if rules is not self.rules:  # a model_copy(update=...) carried a stale cache along
+            del self.__dict__["_memo"]
+            rules, memo = self._memo
+        key = (category, severity, reporter, source, street)
+        found = memo.get(key)
+        if found is None:
+            found = self.match(Facts(category=category, severity=severity, reporter=reporter,
+                                     source=source, street=street))
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[key] = found
+        return found
+
+    @cached_property
+    def _memo(self) -> tuple[tuple[Rule, ...], dict[tuple[str, ...], Rule]]:
+        return self.rules, {}
 
     @cached_property
     def _by_id(self) -> tuple[tuple[Rule, ...], dict[str, Rule]]:

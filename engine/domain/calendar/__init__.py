@@ -23,10 +23,13 @@ working hours with a 12:00 lunch break is 12:00, not 13:30). All arithmetic is d
 instants; results are aware datetimes in the calendar's zone.
 
 This package's public face is what it exports here (``Limit``, ``Unit``, ``WorkingCalendar``,
-``always_calendar``, ``DEFAULT_HOURS``); the rest of the engine imports nothing else from it.
+``UtcArithmetic``, ``always_calendar``, ``DEFAULT_HOURS``); the rest of the engine imports
+nothing else from it. The core, which keeps every time in UTC, calls ``WorkingCalendar.utc()``:
+``add``/``point`` answered as UTC instants, computed in UTC where the zone keeps one offset
+(``index.UtcIndex``, ``zone.Zone.wall_add_utc``), exactly equal to the public operations.
 Speed: a decision calls ``add``/``point`` several times and must cost about 10 µs in all. The
 work is split by responsibility:
-- ``model``: the models and the public arithmetic;
+- ``model``: the models, the public arithmetic and the core's UTC arithmetic;
 - ``index``: the precomputed working-interval index, the fast path (two bisections for
   ``N working hours``, one for ``N working days``), built lazily per calendar;
 - ``zone``: where a zone provably keeps one UTC offset, so wall time needs no conversion (wall
@@ -40,8 +43,9 @@ from engine.domain.calendar.model import (
     DEFAULT_HOURS,
     Limit,
     Unit,
+    UtcArithmetic,
     WorkingCalendar,
     always_calendar,
 )
 
-__all__ = ["DEFAULT_HOURS", "Limit", "Unit", "WorkingCalendar", "always_calendar"]
+__all__ = ["DEFAULT_HOURS", "Limit", "Unit", "UtcArithmetic", "WorkingCalendar", "always_calendar"]

@@ -54,6 +54,7 @@ class _Index:
         "starts",
         "total",
         "tz",
+        "utc",
         "workdays",
     )
 
@@ -100,6 +101,15 @@ class _Index:
             total.append(running)
         self.starts, self.ends, self.total, self.day = starts, ends, total, day_of
         self.first, self.workdays, self.n = first, workdays, len(starts)
+        self.utc: object = _UNBUILT  # UtcIndex or None once built
+
+    def utc_index(self, zone: Zone) -> UtcIndex | None:
+        """The same index keyed by UTC instants (built once, on first use), when it is keyed by
+        wall time at a fixed offset (``fixed``); else None."""
+        found = self.utc
+        if found is _UNBUILT:
+            found = self.utc = UtcIndex(self, zone) if self.fixed else None
+        return found  # type: ignore[return-value]
 
     def _key(self, moment: datetime) -> tuple[datetime, int]:
         """The key of ``moment`` and the ordinal of its local date."""
@@ -262,6 +272,112 @@ class _Index:
         return self._between(lo, d_lo, hi, d_hi).total_seconds()
 
 
+class UtcIndex:
+    """A fixed-offset ``_Index`` with its interval ends as UTC instants, for the core's UTC
+    arithmetic (``WorkingCalendar.add_utc``/``point_utc``): at a fixed offset a wall-time key
+    and its UTC instant order and subtract alike, so every bisection and running total is the
+    index's own and the answers are the index's answers as UTC instants, with no conversion
+    into the zone and back. It answers only for instants from the second to the last but one
+    date of the range (None elsewhere: the caller takes the general path), where the local
+    date of an instant is the date of ``instant + offset``.
+    """
+
+    __slots__ = ("base", "day", "ends", "first", "hi", "lo", "n", "offset", "starts", "total",
+                 "workdays")
+
+    def __init__(self, index: _Index, zone: Zone) -> None:
+        assert index.fixed and zone.offset is not None
+        self.offset = offset = zone.offset
+        self.starts = [a.astimezone(UTC) for a in index.starts]
+        self.ends = [b.astimezone(UTC) for b in index.ends]
+        self.total, self.day, self.first = index.total, index.day, index.first
+        self.workdays, self.n, self.base = index.workdays, index.n, index.base
+        midnight = time()
+        self.lo = datetime.combine(date.fromordinal(index.base + 1), midnight, tzinfo=UTC) - offset
+        self.hi = datetime.combine(
+            date.fromordinal(index.base + index.ndays - 1), midnight, tzinfo=UTC) - offset
+
+    def _consume(self, key: datetime, d0: int, amount: timedelta) -> datetime | None:
+        """``_Index._consume`` (fixed), in UTC."""
+        if amount <= ZERO:
+            return key
+        off, first, n = d0 - self.base, self.first, self.n
+        i = bisect_right(self.ends, key, first[off], first[off + 1])
+        if i >= n:
+            return None
+        a, total = self.starts[i], self.total
+        target = (total[i] + (key - a) if key > a else total[i]) + amount
+        near = i + 8
+        if near <= n and total[near] >= target:
+            j = bisect_left(total, target, i + 1, near) - 1
+        else:
+            j = bisect_left(total, target, i + 1) - 1
+            if j >= n:
+                return None
+        if self.day[j] - d0 >= MAX_DAYS:
+            return None
+        return self.starts[j] + (target - total[j])
+
+    def add_time(self, start: datetime, amount: timedelta) -> datetime | None:
+        if not self.lo <= start < self.hi:
+            return None
+        return self._consume(start, (start + self.offset).toordinal(), amount)
+
+    def add_days(self, start: datetime, count: int) -> datetime | None:
+        """``_Index.add_days`` (fixed), in UTC."""
+        if not self.lo <= start < self.hi:
+            return None
+        offset = self.offset
+        d0 = (start + offset).toordinal()
+        off, n = d0 - self.base, self.n
+        i = bisect_right(self.ends, start, self.first[off], self.first[off + 1])
+        if i >= n or self.day[i] - d0 >= MAX_DAYS:
+            return None
+        located = max(self.starts[i], start)
+        day = (located + offset).toordinal()
+        if count:
+            workdays = self.workdays
+            k = bisect_right(workdays, day) + count - 1
+            if day < self.base or k >= len(workdays):
+                return None
+            target = workdays[k]
+            if target - day > MAX_DAYS:
+                return None
+        else:
+            target = day
+        return located + ONE_DAY * (target - day)
+
+    def point(self, start: datetime, end: datetime, fraction: float) -> datetime | None:
+        """``_Index.point`` (fixed), in UTC; None also when end < start (the general path
+        raises)."""
+        lo_ok, hi_ok = self.lo, self.hi
+        if not (lo_ok <= start < hi_ok and lo_ok <= end < hi_ok) or end < start:
+            return None
+        lo, hi, offset, base = start, end, self.offset, self.base
+        d_lo, d_hi = (lo + offset).toordinal(), (hi + offset).toordinal()
+        first, starts, total = self.first, self.starts, self.total
+        e = first[d_hi - base + 1]
+        i = bisect_right(self.ends, lo, first[d_lo - base], e)
+        k = bisect_left(starts, hi, i, e)
+        if i < k:
+            a, b = starts[i], self.ends[k - 1]
+            before = total[i] + (lo - a) if lo > a else total[i]
+            after = total[k] - (b - hi) if b > hi else total[k]
+            working = after - before
+        else:
+            working = ZERO
+        if working <= ZERO:
+            return min(max(lo + (hi - lo) * fraction, lo), hi)
+        amount = working * fraction
+        if amount <= ZERO:
+            return lo
+        target = before + amount
+        j = bisect_left(total, target, i + 1, k + 1) - 1
+        if self.day[j] - d_lo >= MAX_DAYS:
+            return None
+        return min(max(starts[j] + (target - total[j]), lo), hi)
+
+
 class _Unsorted(Exception):
     """Working intervals out of order (a pathological zone): no index, reference loops only."""
 
@@ -305,11 +421,12 @@ def _index_of(cal: WorkingCalendar) -> _Index | None:
 class _Plan:
     """What one calendar instance has computed: its zone and, once needed, its index."""
 
-    __slots__ = ("index", "zone")
+    __slots__ = ("index", "utc", "zone")
 
     def __init__(self, zone: Zone) -> None:
         self.zone = zone
         self.index: object = _UNBUILT
+        self.utc: object = None  # the calendar's ``UtcArithmetic``, once asked for
 
     def index_of(self, cal: WorkingCalendar) -> _Index | None:
         found = self.index

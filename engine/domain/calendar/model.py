@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel, field_validator, model_validator
 
 from engine.domain.calendar import reference
 from engine.domain.calendar.common import Hours, require_aware
-from engine.domain.calendar.index import plan_of
+from engine.domain.calendar.index import UtcIndex, plan_of
 
 Unit = Literal["seconds", "minutes", "hours", "days"]
 
@@ -163,6 +163,24 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
                     return found
         return self._slow_working_seconds_between(start, end)
 
+    # -- the core's UTC arithmetic ---------------------------------------------------------
+
+    def utc(self) -> UtcArithmetic:
+        """This calendar's arithmetic on UTC instants, for the core (see ``UtcArithmetic``)."""
+        plan = plan_of(self)
+        found = plan.utc
+        if found is None:
+            found = plan.utc = UtcArithmetic(self)
+        return found  # type: ignore[return-value]
+
+    def add_utc(self, start: datetime, limit: Limit) -> tuple[datetime, bool]:
+        """``add(start, limit)`` as a UTC instant, and whether it is ``beyond_known``."""
+        return self.utc().add(start, limit)
+
+    def point_utc(self, start: datetime, end: datetime, fraction: float) -> datetime:
+        """``point(start, end, fraction)`` as a UTC instant."""
+        return self.utc().point(start, end, fraction)
+
     def beyond_known(self, moment: datetime) -> bool:
         """True when ``moment`` falls past the day tables this calendar knows."""
         require_aware(moment, "moment")
@@ -182,6 +200,83 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
 
     def _slow_working_seconds_between(self, start: datetime, end: datetime) -> float:
         return reference.slow_working_seconds_between(self, start, end)
+
+
+_NOT_YET = object()
+
+
+class UtcArithmetic:
+    """A calendar's ``add`` and ``point`` for the core, which keeps every time in UTC: the
+    public operations' answers as UTC instants (``tzinfo is UTC``), ``add`` with
+    ``beyond_known`` of the deadline. Where the zone keeps one UTC offset they compute in UTC
+    throughout (``zone.Zone.wall_add_utc``/``linear_utc``, ``index.UtcIndex``), which saves
+    converting every moment into the zone and back; elsewhere, or for a start not in UTC, they
+    are the public operations converted. One per calendar instance (``WorkingCalendar.utc``);
+    like the public operations, it builds the calendar's index only for working-time limits.
+    """
+
+    __slots__ = ("_cal", "_fast", "_known", "_offset", "_plan", "_zone")
+
+    def __init__(self, cal: WorkingCalendar) -> None:
+        self._cal = cal
+        self._plan = plan = plan_of(cal)
+        self._zone = plan.zone
+        self._offset = plan.zone.offset  # None: no fixed offset, always the general path
+        self._known = None if cal.known_until is None else cal.known_until.toordinal()
+        self._fast: object = _NOT_YET  # the UTC-keyed index (or None), once a limit needs it
+
+    def _index(self) -> UtcIndex | None:
+        fast = self._fast
+        if fast is _NOT_YET:
+            index = self._plan.index_of(self._cal)
+            fast = self._fast = None if index is None else index.utc_index(self._zone)
+        return fast  # type: ignore[return-value]
+
+    def add(self, start: datetime, limit: Limit) -> tuple[datetime, bool]:
+        cal, offset = self._cal, self._offset
+        if start.tzinfo is UTC and offset is not None:
+            found: datetime | None = None
+            if not limit.working or cal.always:
+                found = self._zone.wall_add_utc(start, _delta(limit))
+            elif limit.amount >= 0:
+                fast = self._fast
+                if fast is _NOT_YET:
+                    fast = self._index()
+                if fast is not None:
+                    assert isinstance(fast, UtcIndex)
+                    try:
+                        if limit.unit == "days":
+                            found = fast.add_days(start, limit.amount)
+                        else:
+                            found = fast.add_time(start, _delta(limit))
+                    except OverflowError:
+                        found = None
+            if found is not None:  # in the fixed range: the local date is that of found + offset
+                known = self._known
+                return found, known is not None and (found + offset).toordinal() > known
+        local = cal.add(start, limit)
+        return local.astimezone(UTC), cal.beyond_known(local)
+
+    def point(self, start: datetime, end: datetime, fraction: float) -> datetime:
+        cal = self._cal
+        if (start.tzinfo is UTC and end.tzinfo is UTC and self._offset is not None
+                and 0.0 <= fraction <= 1.0):
+            found: datetime | None = None
+            try:
+                if cal.always:
+                    found = self._zone.linear_utc(start, end, fraction)
+                else:
+                    fast = self._fast
+                    if fast is _NOT_YET:
+                        fast = self._index()
+                    if fast is not None:
+                        assert isinstance(fast, UtcIndex)
+                        found = fast.point(start, end, fraction)
+            except OverflowError:
+                found = None
+            if found is not None:
+                return found
+        return cal.point(start, end, fraction).astimezone(UTC)
 
 
 def always_calendar(name: str = "24x7") -> WorkingCalendar:

@@ -64,13 +64,23 @@ class Zone:
     this is exact and avoids ``astimezone``/``replace`` (each ~0.5-2 µs here).
     """
 
-    __slots__ = ("fixed_from", "fixed_until", "tz")
+    __slots__ = ("fixed_from", "fixed_until", "offset", "safe_from", "safe_until", "tz")
 
     def __init__(self, name: str) -> None:
         tz = self.tz = ZoneInfo(name)
         since = _fixed_since(tz)
         self.fixed_from = None if since is None else since.replace(tzinfo=tz)
         self.fixed_until = _FIXED_UNTIL.replace(tzinfo=tz)
+        # The UTC instants where the fixed offset holds, two days inside the fixed range on
+        # either side: a UTC instant there has the wall time ``instant + offset`` in the zone,
+        # so the core's UTC arithmetic needs no conversion (``wall_add_utc``, ``linear_utc``).
+        self.offset: timedelta | None = None
+        self.safe_from = datetime.max.replace(tzinfo=UTC)  # an empty range: not fixed
+        self.safe_until = datetime.min.replace(tzinfo=UTC)
+        if self.fixed_from is not None:
+            self.offset = self.fixed_from.utcoffset()
+            self.safe_from = self.fixed_from.astimezone(UTC) + 2 * ONE_DAY
+            self.safe_until = self.fixed_until.astimezone(UTC) - 2 * ONE_DAY
 
     def wall_add(self, start: datetime, delta: timedelta) -> datetime:
         """``start + delta`` in absolute time, as an aware datetime in this zone."""
@@ -86,6 +96,28 @@ class Zone:
                 if since <= local <= until and since <= end <= until:
                     return end
         return (start.astimezone(UTC) + delta).astimezone(tz)
+
+    def wall_add_utc(self, start: datetime, delta: timedelta) -> datetime | None:
+        """``wall_add`` for a UTC ``start``, answered in UTC (the same instant), when start and
+        end lie where the offset is fixed (``wall_add`` then takes its fixed branch, whose
+        answer is exactly ``start + delta``); None otherwise."""
+        lo, hi = self.safe_from, self.safe_until
+        if lo <= start <= hi:
+            try:
+                end = start + delta
+            except OverflowError:
+                return None
+            if lo <= end <= hi:
+                return end
+        return None
+
+    def linear_utc(self, start: datetime, end: datetime, fraction: float) -> datetime | None:
+        """``linear`` for UTC ``start``/``end``, answered in UTC, inside the fixed range (where
+        wall times and instants differ by the one offset); None otherwise or if end < start."""
+        lo, hi = self.safe_from, self.safe_until
+        if not (lo <= start <= hi and lo <= end <= hi) or end < start:
+            return None
+        return min(max(start + (end - start) * fraction, start), end)
 
     def linear(self, start: datetime, end: datetime, fraction: float) -> datetime | None:
         """``point`` of a 24x7 calendar, when both ends lie in the fixed-offset range."""

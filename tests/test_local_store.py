@@ -96,3 +96,20 @@ def test_the_decode_cache_keeps_only_the_most_recently_used_states() -> None:
     b = store.load("B")
     assert b is not None and b.state.issue_id == "B"  # decoded again from its bytes
     assert list(store._cache) == ["A", "B"]  # B came back, C (least recently used) went
+
+
+def test_a_state_read_back_from_rocksdb_is_served_from_the_decode_cache(tmp_path: Path) -> None:
+    from engine.agents.codec import Stored
+    from engine.agents.store import IssueStore
+    from engine.domain.decide import decide
+    from tests.factories import T0, raised, ruleset
+
+    faust = FaustRocks(tmp_path)
+    store = IssueStore(RocksStore(faust))
+    state = decide(None, raised("A", T0), ruleset(), T0).state
+    assert state is not None
+    key, raw = store.write(Stored(partition=0, state=state))
+    store.local.delivered([Record(CL, key, raw, 0)], {0: 0})
+    assert store.local.get(key) is not raw  # RocksDB gives back a copy
+    first = store.load("A")
+    assert first is not None and store.load("A") is first  # not decoded again

@@ -272,6 +272,9 @@ class _Index:
         return self._between(lo, d_lo, hi, d_hi).total_seconds()
 
 
+_DAYS = [ONE_DAY * k for k in range(512)]  # ``ONE_DAY * k`` made once, not per deadline
+
+
 class UtcIndex:
     """A fixed-offset ``_Index`` with its interval ends as UTC instants, for the core's UTC
     arithmetic (``WorkingCalendar.add_utc``/``point_utc``): at a fixed offset a wall-time key
@@ -345,7 +348,8 @@ class UtcIndex:
                 return None
         else:
             target = day
-        return located + ONE_DAY * (target - day)
+        days = target - day
+        return located + (_DAYS[days] if 0 <= days < len(_DAYS) else ONE_DAY * days)
 
     def point(self, start: datetime, end: datetime, fraction: float) -> datetime | None:
         """``_Index.point`` (fixed), in UTC; None also when end < start (the general path

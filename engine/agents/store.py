@@ -8,9 +8,10 @@ mapping): the shell sends the changelog records of a batch itself and waits for 
 Decoding a state costs tens of microseconds, so the last decoded value is cached beside the
 bytes it came from; the cache is only trusted while the store still holds those bytes (after a
 recovery it holds new ones). The memory store gives back the very object written; RocksDB a
-copy, compared by content (a memcmp of a few KB, against tens of microseconds to decode). A decoded state takes about twice the memory of its bytes,
-so the cache keeps the ``cache_size`` most recently used issues (``WHISTLE_STATE_CACHE``), not
-every open issue: the bytes stay the one full copy.
+copy, compared by content (a memcmp of a few KB, against tens of microseconds to decode). A
+decoded state takes about twice the memory of its bytes, so the cache keeps the ``cache_size``
+most recently used issues (``WHISTLE_STATE_CACHE``), not every open issue: the bytes stay the
+one full copy.
 
 A value that no upcaster can read is *quarantined*: it stays in the store and the changelog
 untouched (for an operator, or a later version, to read), the issue's events are rejected with

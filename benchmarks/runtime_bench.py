@@ -159,19 +159,21 @@ def run_engine(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: 
         proc.wait()
 
 
+def raised(prefix: str, i: int, category: str, at: datetime) -> tuple[bytes, bytes]:
+    """An ``issue.raised`` record (key, value) for benchmarks/lag-rules."""
+    issue = f"{prefix}-{i:07d}"
+    return issue.encode(), json.dumps({
+        "specversion": "1.0", "id": issue, "source": "bench", "type": "issue.raised",
+        "subject": issue, "time": at.isoformat(),
+        "data": {"grid": f"jinan-g{1 + i % 2}", "category": category, "title": "t"}}).encode()
+
+
 def run_lag(broker: EmbeddedBroker, n: int, tmp: Path, probes: int = 1000
             ) -> tuple[float, float, float]:
     """n issues with limits of hours (open deadlines that stay in the index), then `probes`
     issues whose 3 s respond limits fall due while those n are open: their lag is measured."""
     topic = ensure_engine_topics(broker, "lag")
     proc, port = start_engine(broker, tmp, ROOT / "benchmarks" / "lag-rules", "lag")
-
-    def raised(prefix: str, i: int, category: str, at: datetime) -> tuple[bytes, bytes]:
-        issue = f"{prefix}-{i:07d}"
-        return issue.encode(), json.dumps({
-            "specversion": "1.0", "id": issue, "source": "bench", "type": "issue.raised",
-            "subject": issue, "time": at.isoformat(),
-            "data": {"grid": f"jinan-g{1 + i % 2}", "category": category, "title": "t"}}).encode()
 
     def events() -> float:
         return metric_sum(get(f"http://127.0.0.1:{port}/metrics")[1], "whistle_events_total")

@@ -36,6 +36,7 @@ from runtime_bench import (
     get,
     metric_sum,
     produce,
+    raised,
     wait,
 )
 
@@ -84,14 +85,6 @@ class Worker:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
-
-
-def raised(prefix: str, i: int, category: str, at: datetime) -> tuple[bytes, bytes]:
-    issue = f"{prefix}-{i:07d}"
-    return issue.encode(), json.dumps({
-        "specversion": "1.0", "id": issue, "source": "bench", "type": "issue.raised",
-        "subject": issue, "time": at.isoformat(),
-        "data": {"grid": f"jinan-g{1 + i % 2}", "category": category, "title": "t"}}).encode()
 
 
 def publish(url: str, topic: str, records: list[tuple[bytes, bytes]], chunk: int = 50_000

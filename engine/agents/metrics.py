@@ -95,20 +95,13 @@ class Metrics:
             ["status"], registry=r)
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
-        self._open: dict[int, Counter[str]] = {}
         self._children: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
         for reason in REJECTION_REASONS:
             self.rejected.labels(reason=reason)
         for result in ("success", "failure"):
             self.rules_reloads.labels(result=result)
-        self._open_gauge: dict[str, Any] = {lv: self.open_issues.labels(level=lv) for lv in LEVELS}
-        for level in LEVELS:
-            self._open_gauge[level].set(0)
-        self._held: dict[int, Counter[str]] = {}
-        self._held_gauge: dict[str, Any] = {
-            st: self.table_issues.labels(status=st) for st in HELD_STATUSES}
-        for gauge in self._held_gauge.values():
-            gauge.set(0)
+        self._open = PartitionGauge(self.open_issues, "level", LEVELS)
+        self._held = PartitionGauge(self.table_issues, "status", HELD_STATUSES)
 
     def init_series(self, registry: OrgRegistry, categories: Iterable[str] = ()) -> None:
         """Create every bounded label combination at 0 before anything happens.
@@ -173,61 +166,63 @@ class Metrics:
         self.rules_info.clear()
         self.rules_info.labels(version=version).set(1)
 
-    # --- open issues ------------------------------------------------------------------------
+    # --- open issues, and what the table holds -------------------------------------------------
 
     def open_moved(self, partition: int, before: str | None, after: str | None) -> None:
         """An issue on ``partition`` went from level ``before`` to ``after`` (None = not open)."""
-        if before == after:
-            return
-        levels = self._open.setdefault(partition, Counter())
-        if before is not None:
-            levels[before] -= 1
-            self._open_gauge[before].dec()
-        if after is not None:
-            levels[after] += 1
-            self._open_gauge[after].inc()
+        self._open.moved(partition, before, after)
 
     def open_set(self, partition: int, levels: Counter[str]) -> None:
         """The open issues of ``partition`` by level, counted from the table."""
-        self._open[partition] = levels
-        self._publish()
+        self._open.reset(partition, levels)
 
     def open_keep(self, partitions: set[int]) -> None:
         """After a rebalance: forget the partitions this worker no longer owns."""
-        self._open = {p: c for p, c in self._open.items() if p in partitions}
-        self._publish()
-        self._held = {p: c for p, c in self._held.items() if p in partitions}
-        self._publish_held()
-
-    # --- what the table holds ---------------------------------------------------------------
+        self._open.keep(partitions)
+        self._held.keep(partitions)
 
     def held_moved(self, partition: int, before: str | None, after: str | None) -> None:
         """An issue of ``partition`` went from status ``before`` to ``after`` (None: absent)."""
-        if before == after:
-            return
-        held = self._held.setdefault(partition, Counter())
-        if before is not None:
-            held[before] -= 1
-            self._held_gauge[before].dec()
-        if after is not None:
-            held[after] += 1
-            self._held_gauge[after].inc()
+        self._held.moved(partition, before, after)
 
     def held_set(self, partition: int, statuses: Counter[str]) -> None:
         """The issues of ``partition`` by status, counted from the table."""
-        self._held[partition] = statuses
-        self._publish_held()
+        self._held.reset(partition, statuses)
 
-    def _publish_held(self) -> None:
-        total: Counter[str] = Counter()
-        for held in self._held.values():
-            total.update(held)
-        for status, gauge in self._held_gauge.items():
-            gauge.set(total[status])
+
+class PartitionGauge:
+    """A gauge by one label, summed over the partitions this worker owns: moved by inc/dec as
+    decisions change issues, set per partition from a scan of the table, and the partitions
+    given away after a rebalance dropped, so ``sum()`` across workers is right."""
+
+    def __init__(self, gauge: Gauge, label: str, values: Iterable[str]) -> None:
+        self._children: dict[str, Any] = {v: gauge.labels(**{label: v}) for v in values}
+        self._counts: dict[int, Counter[str]] = {}
+        for child in self._children.values():
+            child.set(0)
+
+    def moved(self, partition: int, before: str | None, after: str | None) -> None:
+        if before == after:
+            return
+        counts = self._counts.setdefault(partition, Counter())
+        if before is not None:
+            counts[before] -= 1
+            self._children[before].dec()
+        if after is not None:
+            counts[after] += 1
+            self._children[after].inc()
+
+    def reset(self, partition: int, counts: Counter[str]) -> None:
+        self._counts[partition] = counts
+        self._publish()
+
+    def keep(self, partitions: set[int]) -> None:
+        self._counts = {p: c for p, c in self._counts.items() if p in partitions}
+        self._publish()
 
     def _publish(self) -> None:
         total: Counter[str] = Counter()
-        for levels in self._open.values():
-            total.update(levels)
-        for level in LEVELS:
-            self.open_issues.labels(level=level).set(total[level])
+        for counts in self._counts.values():
+            total.update(counts)
+        for value, child in self._children.items():
+            child.set(total[value])

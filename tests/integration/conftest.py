@@ -53,6 +53,7 @@ class Worker:
             "WHISTLE_WEB_PORT": str(self.port),
             "WHISTLE_DATA_DIR": str(lane.tmp / f"data-{name}"),
             "WHISTLE_STORE": "memory",  # tests/integration/test_rocksdb.py runs the other
+            **lane.env,
             **(env or {}),
         }
         self.proc = subprocess.Popen(
@@ -112,6 +113,7 @@ class Lane:
         self.app_id = f"whistle-{tag}"
         self.topics = Topics.with_prefix(self.prefix)
         self.workers: list[Worker] = []
+        self.env: dict[str, str] = {}  # settings every worker of the lane gets
         self.producer = KafkaProducer(bootstrap_servers=[broker.url], linger_ms=5)
         self.out: dict[str, list[dict[str, Any]]] = {"lifecycle": [], "closed": [], "rejected": []}
         self._stop = threading.Event()

@@ -130,7 +130,8 @@ class _Index:
 
     # -- the reference loops, as bisections ------------------------------------------------
 
-    def _consume(self, key: datetime, d0: int, amount: timedelta) -> datetime | None:
+    def _consume(self: _Index | UtcIndex, key: datetime, d0: int, amount: timedelta
+                 ) -> datetime | None:
         """``_slow_consume``: ``key`` plus ``amount`` of working time, from local date
         ``d0`` (inside the range)."""
         if amount <= ZERO:
@@ -300,26 +301,8 @@ class UtcIndex:
         self.hi = datetime.combine(
             date.fromordinal(index.base + index.ndays - 1), midnight, tzinfo=UTC) - offset
 
-    def _consume(self, key: datetime, d0: int, amount: timedelta) -> datetime | None:
-        """``_Index._consume`` (fixed), in UTC."""
-        if amount <= ZERO:
-            return key
-        off, first, n = d0 - self.base, self.first, self.n
-        i = bisect_right(self.ends, key, first[off], first[off + 1])
-        if i >= n:
-            return None
-        a, total = self.starts[i], self.total
-        target = (total[i] + (key - a) if key > a else total[i]) + amount
-        near = i + 8
-        if near <= n and total[near] >= target:
-            j = bisect_left(total, target, i + 1, near) - 1
-        else:
-            j = bisect_left(total, target, i + 1) - 1
-            if j >= n:
-                return None
-        if self.day[j] - d0 >= MAX_DAYS:
-            return None
-        return self.starts[j] + (target - total[j])
+    fixed = True  # for the consume loop the two classes share
+    _consume = _Index._consume  # the same walk over the same totals, on UTC instants
 
     def add_time(self, start: datetime, amount: timedelta) -> datetime | None:
         if not self.lo <= start < self.hi:

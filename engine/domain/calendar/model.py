@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import weakref
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, field_validator, model_validator
@@ -40,6 +40,25 @@ class Limit(BaseModel, frozen=True, extra="forbid"):
 
 
 _deltas: dict[tuple[int, str], timedelta] = {}
+
+
+class _Adds(Protocol):
+    """What ``_indexed_add`` asks of an index (the zone's, or its UTC copy)."""
+
+    def add_days(self, start: datetime, count: int) -> datetime | None: ...
+
+    def add_time(self, start: datetime, amount: timedelta) -> datetime | None: ...
+
+
+def _indexed_add(index: _Adds, start: datetime, limit: Limit) -> datetime | None:
+    """``start`` plus a working-time ``limit`` by an index (None: outside it, for the caller's
+    slower path)."""
+    try:
+        if limit.unit == "days":
+            return index.add_days(start, limit.amount)
+        return index.add_time(start, _delta(limit))
+    except OverflowError:
+        return None
 
 
 def _delta(limit: Limit) -> timedelta:
@@ -120,13 +139,7 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
             raise ValueError(f"a working-time limit cannot be negative: {limit}")
         index = plan.index_of(self)
         if index is not None:
-            try:
-                if limit.unit == "days":
-                    found = index.add_days(start, limit.amount)
-                else:
-                    found = index.add_time(start, _delta(limit))
-            except OverflowError:
-                found = None
+            found = _indexed_add(index, start, limit)
             if found is not None:
                 return found
         return self._slow_add(start, limit)
@@ -253,13 +266,7 @@ class UtcArithmetic:
                     fast = self._index()
                 if fast is not None:
                     assert isinstance(fast, UtcIndex)
-                    try:
-                        if limit.unit == "days":
-                            found = fast.add_days(start, limit.amount)
-                        else:
-                            found = fast.add_time(start, _delta(limit))
-                    except OverflowError:
-                        found = None
+                    found = _indexed_add(fast, start, limit)
             if found is not None:  # in the fixed range: the local date is that of found + offset
                 known = self._known
                 return found, known is not None and (found + offset).toordinal() > known

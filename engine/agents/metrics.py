@@ -204,7 +204,9 @@ class PartitionGauge:
     def moved(self, partition: int, before: str | None, after: str | None) -> None:
         if before == after:
             return
-        counts = self._counts.setdefault(partition, Counter())
+        counts = self._counts.get(partition)
+        if counts is None:
+            counts = self._counts[partition] = Counter()
         if before is not None:
             counts[before] -= 1
             self._children[before].dec()

@@ -33,7 +33,10 @@ FAUST_OFFSET_KEY = b"__faust\0offset__"  # faust's per-partition persisted offse
 
 
 class LocalStore(Protocol):
-    def get(self, key: bytes) -> bytes | None: ...
+    def get(self, key: bytes, partition: int | None = None) -> bytes | None:
+        """The value of ``key``; ``partition``, when given, is the one it can only be in (an
+        issue's key is in the partition its events arrive on): the others are not searched."""
+        ...
 
     def put(self, key: bytes, value: bytes, partition: int) -> None: ...
 
@@ -61,7 +64,7 @@ class MemoryStore:
     def __contains__(self, key: bytes) -> bool:
         return key in self.data
 
-    def get(self, key: bytes) -> bytes | None:
+    def get(self, key: bytes, partition: int | None = None) -> bytes | None:
         return self.data.get(key)
 
     def put(self, key: bytes, value: bytes, partition: int) -> None:
@@ -91,10 +94,14 @@ class RocksStore:
     def __contains__(self, key: bytes) -> bool:
         return self.get(key) is not None
 
-    def get(self, key: bytes) -> bytes | None:
+    def get(self, key: bytes, partition: int | None = None) -> bytes | None:
         pending = self._pending.get(key)
         if pending is not None:
             return pending[1]
+        db = self.store._dbs.get(partition) if partition is not None else None
+        if db is not None:  # one lookup; faust's own searches every partition for a new key
+            value = db.get(key)
+            return None if value is None else bytes(value)
         found = self.store._get_bucket_for_key(key)
         return None if found is None else bytes(found[1])
 

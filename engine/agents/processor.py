@@ -163,9 +163,9 @@ class IssueProcessor:
         self.metrics.state_quarantined.inc()
         log.error("stored state quarantined", issue_id=issue_id, reason=reason)
 
-    def _state(self, issue_id: str) -> IssueState | None:
+    def _state(self, issue_id: str, partition: int) -> IssueState | None:
         staged = self.batch.states.get(issue_id)
-        return staged[1] if staged is not None else self.store.get(issue_id)
+        return staged[1] if staged is not None else self.store.get(issue_id, partition)
 
     # --- inbound events ---------------------------------------------------------------------
 
@@ -202,8 +202,8 @@ class IssueProcessor:
                 "subject may not start with a NUL character (reserved for the engine's keys)")),
                 event.type)
             return
-        state = self._state(issue_id)
-        if state is None and self.store.retired(issue_id) is not None:
+        state = self._state(issue_id, msg.partition)
+        if state is None and self.store.retired(issue_id, msg.partition) is not None:
             # never decided: a re-sent issue.raised must not raise a retired issue again
             self._reject(msg, Rejected(reason="retired_issue", detail=RETIRED), event.type)
             return
@@ -273,7 +273,7 @@ class IssueProcessor:
         rules = self.rules()
         for due, issue_id, token in self.index.pop_due(partition, now):
             try:
-                state = self._state(issue_id)
+                state = self._state(issue_id, partition)
             except Quarantined:
                 continue
             if state is None:
@@ -304,7 +304,7 @@ class IssueProcessor:
         out = self.batch.retirements
         for issue_id in retire:
             try:
-                state = self._state(issue_id)
+                state = self._state(issue_id, partition)
             except Quarantined:
                 continue
             if state is None or state.status != "closed" or state.closed_at is None:
@@ -316,7 +316,7 @@ class IssueProcessor:
             self.retention.retired(partition, issue_id, now)
             self.metrics.held_moved(partition, "closed", "retired")
         for issue_id in forget:
-            found = self.store.retired(issue_id)
+            found = self.store.retired(issue_id, partition)
             if found is None or found.retired_at + self.retention.remember > now:
                 continue
             out.append(Record(self.changelog, self.store.forget_retired(issue_id), None,

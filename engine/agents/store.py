@@ -137,9 +137,10 @@ class IssueStore:
         self.cache_size = cache_size
         self._quarantined: dict[str, bytes] = {}
 
-    def load(self, issue_id: str) -> Stored | None:
-        """The stored value of an issue; raises ``Quarantined`` when it cannot be decoded."""
-        raw = self.local.get(issue_id.encode())
+    def load(self, issue_id: str, partition: int | None = None) -> Stored | None:
+        """The stored value of an issue (in ``partition``, when known); raises ``Quarantined``
+        when it cannot be decoded."""
+        raw = self.local.get(issue_id.encode(), partition)
         if raw is None:
             return None
         cached = self._cache.pop(issue_id, None)
@@ -164,8 +165,8 @@ class IssueStore:
         self._cache.clear()
         self.local.keep(partitions)
 
-    def get(self, issue_id: str) -> IssueState | None:
-        stored = self.load(issue_id)
+    def get(self, issue_id: str, partition: int | None = None) -> IssueState | None:
+        stored = self.load(issue_id, partition)
         return None if stored is None else stored.state
 
     def write(self, stored: Stored) -> tuple[bytes, bytes]:
@@ -183,8 +184,8 @@ class IssueStore:
         self._cache.pop(issue_id, None)
         return key
 
-    def retired(self, issue_id: str) -> Retired | None:
-        raw = self.local.get(retired_key(issue_id))
+    def retired(self, issue_id: str, partition: int | None = None) -> Retired | None:
+        raw = self.local.get(retired_key(issue_id), partition)
         return None if raw is None else Retired.decode(raw)
 
     def write_retired(self, issue_id: str, marker: Retired) -> tuple[bytes, bytes]:
@@ -236,7 +237,7 @@ class IssueStore:
             return None
 
     def tick_record(self, partition: int) -> TickRecord | None:
-        raw = self.local.get(tick_key(partition))
+        raw = self.local.get(tick_key(partition), partition)
         return None if raw is None else TickRecord.decode(raw)
 
     def write_tick_record(self, partition: int, record: TickRecord) -> tuple[bytes, bytes]:

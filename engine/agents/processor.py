@@ -94,6 +94,9 @@ class Batch:
     # what this batch re-sent for an issue (and the keys those events answer): if the batch
     # also changes the issue, they stay in its outbox, or a second crash would lose them
     carried: dict[str, tuple[list[OutboundEvent], list[str]]] = field(default_factory=dict)
+    # each sent event's JSON by id(event) (the events stay referenced by ``emitted``/``carried``
+    # until ``finish``): the outbox splices these bytes instead of encoding the events again
+    encoded: dict[int, bytes] = field(default_factory=dict)
     tick_offsets: dict[int, list[int]] = field(default_factory=dict)
     tick_issues: dict[int, list[str]] = field(default_factory=dict)
     tick_carried: dict[int, TickRecord] = field(default_factory=dict)
@@ -147,7 +150,7 @@ class IssueProcessor:
             # the outbox: what a redelivered trigger of this batch re-sends (none: no keys)
             stored = Stored(partition=partition, state=state, outbox=tuple(emitted),
                             keys=tuple(dict.fromkeys(keys)) if emitted else ())
-            key, raw = self.store.write(stored)
+            key, raw = self.store.write(stored, [batch.encoded[id(e)] for e in stored.outbox])
             records.append(Record(self.changelog, key, raw, partition))
         for partition, issues in batch.tick_issues.items():
             record = TickRecord(tuple(batch.tick_offsets[partition]), tuple(issues))
@@ -406,8 +409,9 @@ class IssueProcessor:
 
     def _send(self, events: Sequence[Any]) -> None:
         out = self.batch.outputs
+        encoded = self.batch.encoded
         for e in events:
-            body = e.model_dump_json().encode()
+            body = encoded[id(e)] = e.__pydantic_serializer__.to_json(e)
             key = e.subject.encode()
             out.append(Record(self.topics.lifecycle, key, body))
             if isinstance(e, IssueClosed):

@@ -21,7 +21,7 @@ reason ``state_quarantined``, and the rest of the partition goes on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -169,10 +169,12 @@ class IssueStore:
         stored = self.load(issue_id, partition)
         return None if stored is None else stored.state
 
-    def write(self, stored: Stored) -> tuple[bytes, bytes]:
-        """Write to the local store; returns the (key, value) its changelog record must carry."""
+    def write(self, stored: Stored, outbox_json: Sequence[bytes] | None = None
+              ) -> tuple[bytes, bytes]:
+        """Write to the local store; returns the (key, value) its changelog record must carry.
+        ``outbox_json``: the outbox's events already encoded (``codec.encode``)."""
         key = stored.state.issue_id.encode()
-        raw = encode(stored)
+        raw = encode(stored, outbox_json)
         self.local.put(key, raw, stored.partition)
         self._remember(stored.state.issue_id, raw, stored)
         return key, raw

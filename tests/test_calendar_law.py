@@ -322,3 +322,29 @@ def test_the_warning_says_by_law_estimated_and_unknown_per_year() -> None:
                          f"after {CN.law_until})")
     assert china_calendar(law_years=0).beyond_note(date(2027, 1, 5)) == (
         "2027: weekends only (no holidays computed by law)")
+
+
+def test_the_golden_scenario_raised_30_december_warns_what_it_counts() -> None:
+    """tests/testdata/replays/scenarios/raised_30_dec_2026_past_the_data.yaml: its lifecycle is
+    the golden; here, its deadlines and the warnings the core gives with them."""
+    from engine.domain.events import IssueAssigned
+    from engine.domain.replay import Replayer
+    from engine.rules.loader import load_ruleset
+    from tests.test_replay_golden import HERE, load_events
+
+    rules = load_ruleset(HERE / "rules").ruleset
+    assert rules is not None
+    events, until = load_events(HERE / "scenarios" / "raised_30_dec_2026_past_the_data.yaml")
+    decisions = list(Replayer(rules).run(events, until=until))
+    resolve_by = [e.data.resolve_by.astimezone(SH) for d in decisions for e in d.emit
+                  if isinstance(e, IssueAssigned)]
+    assert resolve_by == [at(2026, 12, 31, 12), at(2027, 1, 4, 13, 30), at(2027, 1, 6, 13, 30),
+                          at(2027, 1, 13, 13, 30), at(2027, 2, 17, 10)]
+    warnings = [w for d in decisions for w in d.warnings]
+    assert warnings, "deadlines past the data must warn"
+    for w in warnings:
+        assert w.startswith("calendar office: deadline 2027-"), w
+        assert "is past its known holiday data (2026-12-31); 2027: holidays by law 01-01, " in w
+        assert "estimated days off for holidays on a weekend (the next working day) 02-09" in w
+        assert w.endswith("make-up working days (调休) unknown, none counted"), w
+    assert any("deadline 2027-02-17T10:00:00+08:00" in w for w in warnings)

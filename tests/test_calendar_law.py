@@ -8,6 +8,7 @@ statutory holiday computed by the regulation in force that year is a day off the
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -348,3 +349,72 @@ def test_the_golden_scenario_raised_30_december_warns_what_it_counts() -> None:
         assert "estimated days off for holidays on a weekend (the next working day) 02-09" in w
         assert w.endswith("make-up working days (调休) unknown, none counted"), w
     assert any("deadline 2027-02-17T10:00:00+08:00" in w for w in warnings)
+
+
+def test_rules_explain_shows_the_law_and_warns_what_it_counts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from engine.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    sample, event = root / "engine" / "sample" / "xishan", (
+        root / "engine" / "sample" / "events" / "parking-before-national-day.json")
+    args = ["rules", "explain", str(sample), "--event", str(event),
+            "--at", "2026-12-30T16:00:00+08:00"]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["calendar"]["known_until"] == "2026-12-31"
+    assert report["calendar"]["law_until"] == f"{2026 + LAW_YEARS}-12-31"
+    village = report["ladder"][1]
+    assert village["resolve_by"] == "2027-01-04T03:30:00+00:00"  # Mon 4 Jan 11:30, not Fri 1 Jan
+    assert report["warnings"] and all("2027: holidays by law 01-01, " in w
+                                      for w in report["warnings"])
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert (f"holiday data until 2026-12-31, holidays by law until {2026 + LAW_YEARS}-12-31)"
+            in out)
+    assert "WARNING: calendar office: deadline 2027-01-04T11:30:00+08:00 is past its known " in out
+
+
+def test_rules_check_warns_for_each_year_past_the_data_up_to_its_horizon(tmp_path: Path) -> None:
+    import shutil
+
+    from engine.rules.loader import load_ruleset
+
+    shutil.copytree(Path(__file__).parent / "testdata" / "rules" / "calendar_data_ends",
+                    tmp_path / "rules")
+    (tmp_path / "rules" / "expected.txt").unlink()
+    result = load_ruleset(tmp_path / "rules", today=date(2028, 11, 20))  # 60 days on: 2029
+    assert result.ruleset is not None
+    (warning,) = result.warnings
+    assert warning.startswith("calendar office: holiday data ended 2026-12-31 (690 days before "
+                              "2028-11-20); past it deadlines count 2027: holidays by law ")
+    assert " | 2028: holidays by law " in warning and " | 2029: holidays by law " in warning
+    assert " | 2030" not in warning
+    assert warning.count("make-up working days (调休) unknown, none counted") == 3
+
+
+def test_a_rule_files_extra_days_win_over_the_law(tmp_path: Path) -> None:
+    import shutil
+
+    from engine.rules.loader import load_ruleset
+
+    rules = tmp_path / "rules"
+    shutil.copytree(Path(__file__).parent / "testdata" / "rules" / "calendar_data_ends", rules)
+    (rules / "expected.txt").unlink()
+    text = (rules / "rules.yaml").read_text(encoding="utf-8")
+    line = '  office: {kind: china, hours: ["09:00-12:00", "13:30-17:30"]}\n'
+    assert line in text
+    (rules / "rules.yaml").write_text(text.replace(line, (
+        '  office: {kind: china, hours: ["09:00-12:00", "13:30-17:30"],\n'
+        "           extra_workdays: [2027-01-01, 2027-02-10], extra_holidays: [2027-02-11]}\n")),
+        encoding="utf-8")
+    result = load_ruleset(rules, today=date(2026, 12, 4))
+    assert result.ruleset is not None, result.errors
+    office = result.ruleset.calendars["office"]
+    assert office.is_working_day(date(2027, 1, 1)) and office.is_working_day(date(2027, 2, 10))
+    assert not office.is_working_day(date(2027, 2, 11)) and not office.is_working_day(
+        date(2027, 2, 9))  # the law still counts the days the file does not name
+    assert office.add(at(2026, 12, 31, 16, 30), hours(2)) == at(2027, 1, 1, 10)

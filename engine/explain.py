@@ -65,7 +65,9 @@ def explain(event: IssueRaised, rules: Ruleset, at: datetime | None = None) -> d
         "calendar": {"name": calendar.name, "always": calendar.always,
                      "timezone": calendar.timezone,
                      "known_until": calendar.known_until.isoformat()
-                     if calendar.known_until else None},
+                     if calendar.known_until else None,
+                     "law_until": calendar.law_until.isoformat()
+                     if calendar.law_until else None},
         "rules_version": rules.version,
         "ladder": rungs,
         "warnings": warnings,
@@ -110,7 +112,8 @@ def render(report: dict[str, Any]) -> str:
         f"rule:     {rule['id']}  [{rule['source']}]  {rule['description']}",
         f"matched:  {', '.join(rule['match'])}",
         f"calendar: {cal['name']} ({'24x7' if cal['always'] else 'working time'}, "
-        f"{tz}, holiday data until {cal['known_until'] or '-'})",
+        f"{tz}, holiday data until {cal['known_until'] or '-'}"
+        + (f", holidays by law until {cal['law_until']}" if cal.get("law_until") else "") + ")",
         f"version:  {report['rules_version']}",
         "",
         f"times in {tz}; ladder (each rung acknowledges at once and is reached when the one "

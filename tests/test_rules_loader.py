@@ -317,6 +317,9 @@ def test_valid_set_calendars_match_the_yaml() -> None:
     office = rs.calendars["office"]
     assert not office.is_working_day(date(2027, 2, 8)) and office.is_working_day(date(2027, 2, 20))
     assert office.known_until == date(2027, 12, 31)
+    # data_until covers 2027 with the file's own days: the holidays by law start in 2028
+    assert office.is_working_day(date(2027, 2, 5))  # the lunar New Year's eve 2027, by law off
+    assert min(office.by_law) == date(2028, 1, 1) and not office.is_working_day(date(2028, 1, 26))
 
 
 def test_valid_set_rules_match_the_yaml_with_defaults_applied() -> None:
@@ -428,9 +431,12 @@ def test_a_calendar_past_its_data_is_a_louder_warning(tmp_path: Path) -> None:
     result = load_ruleset(tmp_path / "rules", today=date(2028, 1, 10))
     assert result.ruleset is not None
     assert result.warnings == (
-        "calendar office: holiday data ended 2027-12-31 (10 days before 2028-01-10): later "
-        "deadlines count weekends only; add extra_holidays/extra_workdays (and data_until) for "
-        "later years",
+        "calendar office: holiday data ended 2027-12-31 (10 days before 2028-01-10); past it "
+        "deadlines count 2028: holidays by law 01-01, 01-25..01-28, 04-04, 05-01..05-02, 05-28, "
+        "10-01..10-03; estimated days off for holidays on a weekend (the next working day) "
+        "01-03, 05-29, 10-04..10-05; make-up working days (调休) unknown, none counted; add the "
+        "official schedule as extra_holidays/extra_workdays (and data_until) once the State "
+        "Council publishes it",
     )
 
 

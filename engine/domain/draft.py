@@ -68,7 +68,7 @@ class Draft:
             local = cal.add(start, limit)  # the warning names the deadline in the zone
             self.warnings.append(
                 f"calendar {cal.name}: deadline {local.isoformat()} is past its known "
-                f"holiday data ({cal.known_until}); computed with weekends only"
+                f"holiday data ({cal.known_until}); {cal.beyond_note(local.date())}"
             )
         return due
 

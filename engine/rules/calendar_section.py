@@ -1,10 +1,11 @@
-"""Stage 1 for ``calendars``: working hours, extra holidays and working days, data_until."""
+"""Stage 1 for ``calendars``: working hours, extra holidays and working days, data_until; and
+the checker's warning when a calendar's holiday data ends."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.domain.calendar import WorkingCalendar
@@ -134,3 +135,22 @@ def _days(node: YNode | None, label: str, r: Reader) -> dict[date, Mark] | None:
         else:
             out[day] = item.mark
     return out if ok else None
+
+
+def data_warning(spec: CalendarSpec, today: date, warn_days: int) -> str | None:
+    """The warning for a China calendar whose holiday data has ended or ends within
+    ``warn_days`` of ``today``: what it counts past the data (by law, estimated, unknown) for
+    the years from the day after it through ``warn_days`` from today; None otherwise."""
+    cal = spec.calendar
+    until = cal.known_until if cal is not None else None
+    if not spec.china or cal is None or until is None:
+        return None
+    days = (until - today).days
+    if days >= warn_days:
+        return None
+    when = (f"ended {until} ({-days} days before {today})" if days < 0
+            else f"ends {until} ({days} days from {today})")
+    last = max(until + timedelta(days=1), today + timedelta(days=warn_days))
+    return (f"calendar {spec.ref.name}: holiday data {when}; past it deadlines count "
+            f"{cal.beyond_note(last)}; add the official schedule as extra_holidays/"
+            "extra_workdays (and data_until) once the State Council publishes it")

@@ -37,7 +37,7 @@ from engine.domain.ruleset import (
     Street,
     Village,
 )
-from engine.rules.calendar_section import CalendarSpec, parse_calendars
+from engine.rules.calendar_section import CalendarSpec, data_warning, parse_calendars
 from engine.rules.durations import parse_duration
 from engine.rules.errors import Mark, Problems, RuleError, unknown
 from engine.rules.rule_section import (
@@ -361,19 +361,9 @@ def _check_graph(parsed: _Parsed, sections: _Sections, r: Reader) -> None:
 
 def _warn_calendars(parsed: _Parsed, today: date, problems: Problems) -> None:
     for spec in parsed.calendars or ():
-        until = spec.calendar.known_until if spec.calendar is not None else None
-        if not spec.china or until is None:
-            continue
-        days = (until - today).days
-        name = spec.ref.name
-        if days < 0:
-            problems.warn(f"calendar {name}: holiday data ended {until} ({-days} days before "
-                          f"{today}): later deadlines count weekends only; add extra_holidays/"
-                          "extra_workdays (and data_until) for later years")
-        elif days < CALENDAR_WARN_DAYS:
-            problems.warn(f"calendar {name}: holiday data ends {until} ({days} days from "
-                          f"{today}); add extra_holidays/extra_workdays (and data_until) for "
-                          "later years")
+        message = data_warning(spec, today, CALENDAR_WARN_DAYS)
+        if message:
+            problems.warn(message)
 
 
 # --- compile ---------------------------------------------------------------------------------

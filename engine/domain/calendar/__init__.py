@@ -13,8 +13,11 @@ Semantics (the README's guide repeats them for operators):
   days forward keeping the time of day (a Friday 16:00 start plus 1 working day is the next
   working day at 16:00).
 - A calendar with ``always=True`` treats working time as wall time (24x7).
-- ``known_until`` is the last date the day tables are known for; a deadline past it is computed
-  with weekends only and flagged by ``beyond_known``: the caller must warn loudly.
+- ``known_until`` is the last date the day tables are known for; a deadline past it is flagged
+  by ``beyond_known``: the caller must warn loudly. Past it a China calendar's tables hold the
+  holidays by law and estimated weekday substitutes (``by_law``, ``estimated``, through
+  ``law_until``) but no make-up working days; ``beyond_note`` says so for the warning
+  (``beyond``). After ``law_until``, weekends only.
 
 Boundaries: working intervals are half-open ``[start, end)`` for deciding whether a moment is
 inside working time (a start at exactly 17:30 is outside and moves to the next opening), but a
@@ -36,7 +39,8 @@ work is split by responsibility:
   limits and 24x7 calendars never build an index);
 - ``reference``: the day-by-day loops (``slow_*``), the reference the tests compare the fast
   path against and the fallback for whatever falls outside the index;
-- ``common``: the scan bound and awareness check they all share.
+- ``common``: the scan bound and awareness check they all share;
+- ``beyond``: the warning's words for what is counted past the known data.
 """
 
 from engine.domain.calendar.model import (

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, field_validator, model_validator
 
-from engine.domain.calendar import reference
+from engine.domain.calendar import beyond, reference
 from engine.domain.calendar.common import Hours, require_aware
 from engine.domain.calendar.index import UtcIndex, plan_of
 
@@ -81,6 +81,11 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
     known_until: date | None = None
+    # Past ``known_until`` (see ``beyond``): the statutory holidays counted by law and the
+    # estimated weekday substitutes, both among ``holidays``, through ``law_until``.
+    by_law: frozenset[date] = frozenset()
+    estimated: frozenset[date] = frozenset()
+    law_until: date | None = None
 
     # -- validation ------------------------------------------------------------------------
 
@@ -118,6 +123,21 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
     def _has_working_time(self) -> WorkingCalendar:
         if not self.always and not self.hours:
             raise ValueError("a calendar that is not 24x7 needs working hours")
+        return self
+
+    @model_validator(mode="after")
+    def _law_past_known(self) -> WorkingCalendar:
+        counted = self.by_law | self.estimated
+        if not counted and self.law_until is None:
+            return self
+        if self.known_until is None or self.law_until is None:
+            raise ValueError("holidays by law need known_until and law_until")
+        if self.by_law & self.estimated:
+            raise ValueError("a day cannot be both a holiday by law and an estimated one")
+        if not counted <= self.holidays:
+            raise ValueError("holidays by law and estimated ones must be among the holidays")
+        if counted and not self.known_until < min(counted) <= max(counted) <= self.law_until:
+            raise ValueError("holidays by law lie after known_until, up to law_until")
         return self
 
     # -- public API ------------------------------------------------------------------------
@@ -194,6 +214,11 @@ class WorkingCalendar(BaseModel, frozen=True, extra="forbid"):
     def point_utc(self, start: datetime, end: datetime, fraction: float) -> datetime:
         """``point(start, end, fraction)`` as a UTC instant."""
         return self.utc().point(start, end, fraction)
+
+    def beyond_note(self, last: date) -> str:
+        """What this calendar counts past its known data through ``last``, year by year: by
+        law, estimated, unknown (``beyond.beyond_note``; "" if ``last`` is not past it)."""
+        return beyond.beyond_note(self, last)
 
     def beyond_known(self, moment: datetime) -> bool:
         """True when ``moment`` falls past the day tables this calendar knows."""

@@ -245,7 +245,8 @@ def _events_section(view: View) -> str:
         except ValueError:
             at = str(moment)
         out.append(f"<li data-section=\"event\" data-type=\"{e(kind)}\" data-id="
-                   f"\"{e(doc.get('subject', ''))}\"><code>{e(at)}</code> "
+                   f"\"{e(doc.get('subject', ''))}\" data-event=\"{e(doc.get('id', ''))}\">"
+                   f"<code>{e(at)}</code> "
                    f"<b>{e(doc.get('subject', ''))}</b> {e(sentence)}</li>")
     out.append("</ol>")
     return "".join(out)

@@ -227,3 +227,34 @@ def test_one_issue_comes_from_whoever_holds_it_and_404_needs_every_partition() -
     assert got.issue is None and got.retired and got.partitions == [0, 1, 2, 3]
     with pytest.raises(Incomplete):
         asyncio.run(cluster({}, members).issue("XS-1", lambda: Lookup(None, False, [0, 1])))
+
+
+# --- the OpenAPI document ---------------------------------------------------------------------
+
+
+def test_answers_validate_against_the_checked_in_openapi_document() -> None:
+    import json
+
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from engine.schemas_export import SCHEMA_DIR
+    from engine.web.openapi import document
+
+    doc = yaml.safe_load((SCHEMA_DIR / "openapi.yaml").read_text(encoding="utf-8"))
+    assert doc == json.loads(json.dumps(document()))  # generated, not hand-edited
+    assert set(doc["paths"]) == {"/", "/api/issues", "/api/issues/{issue_id}"}
+
+    def valid(model: str, body: Any) -> None:
+        schema = {**doc, "$ref": f"#/components/schemas/{model}"}
+        Draft202012Validator(schema).validate(body)
+
+    s = then(state("XS-1"), "whistled", T0 + timedelta(minutes=1), unit="jinan-g1")
+    page = answer([(0, s)], Query(), T0 + timedelta(hours=9), [0])
+    valid("IssuePage", {"items": [i.model_dump(mode="json") for i in page.items], "total": 1,
+                        "next_cursor": None, "as_of": T0.isoformat(), "partitions": [0]})
+    valid("Problem", {"error": "not_found", "detail": "no issue"})
+    bad = page.items[0].model_dump(mode="json")
+    bad["level"] = "town"
+    with pytest.raises(Exception, match="town"):
+        valid("Issue", bad)

@@ -6,6 +6,7 @@ nothing and exits 1 listing the files that differ (or are missing, or are not ge
 - ``inbound/<type>.json``, ``outbound/<type>.json``: JSON Schema (2020-12) of each event model.
 - ``rejected.json``: the ``issues.rejected`` record.
 - ``asyncapi.yaml``: AsyncAPI 3.0 over the four public topics, referencing the files above.
+- ``openapi.yaml``: OpenAPI 3.1 of the workers' HTTP API (``engine.web.openapi``).
 
 Output is deterministic (sorted keys, two-space indent, trailing newline) so a test can compare
 the checked-in files with what the code generates.
@@ -25,6 +26,7 @@ from pydantic import BaseModel
 
 from engine.domain.events import INBOUND_TYPES, OUTBOUND_TYPES
 from engine.domain.parse import REJECTION_REASONS, RejectedRecord
+from engine.web import openapi
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 SCHEMA_VERSION = "1"
@@ -230,6 +232,7 @@ def render() -> dict[str, str]:
     )
     files["rejected.json"] = _json(rejected_schema())
     files["asyncapi.yaml"] = _yaml(asyncapi())
+    files["openapi.yaml"] = _yaml(openapi.document())  # the workers' HTTP API (engine.web)
     return dict(sorted(files.items()))
 
 

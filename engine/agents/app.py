@@ -36,6 +36,7 @@ from engine.agents.settings import Settings
 from engine.agents.store import IssueStore
 from engine.agents.topics import Topics
 from engine.domain.ruleset import Ruleset
+from engine.web.routes import install as install_web
 
 log = structlog.get_logger("whistle.app")
 
@@ -288,8 +289,16 @@ def build_engine(
         return self.json({"ready": ready(), "partitions": owned, "issues": len(items),
                           "digest": digest})
 
+    # who holds what: /api/issues and the operator page at / (engine.web)
+    web = install_web(app, store=store, ready=ready, now=clock.now, rules=holder.current,
+                      owned=lambda: {tp.partition for tp in app.assignor.assigned_actives()
+                                     if tp.topic == topics.events},
+                      topics=topics, partitions=settings.partitions, changelog=changelog,
+                      kafka_config=settings.kafka_python_config())
+
     return Engine(app=app, processor=processor, metrics=metrics, topics=topics,
-                  changelog=changelog, extra={"ready": ready, "table": table, "rules": holder})
+                  changelog=changelog, extra={"ready": ready, "table": table, "rules": holder,
+                                              "web": web})
 
 
 def tick_time(value: bytes | None, clock: Clock) -> datetime:

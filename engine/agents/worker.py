@@ -98,8 +98,10 @@ def _serve(settings: Settings, rules: Any, demo: bool, loglevel: str,
     where = "embedded broker" if settings.embedded else "broker"
     print(f"whistle: {where} at {settings.broker}", flush=True)
     print(f"whistle: rules {settings.rules} (version {rules.version})", flush=True)
-    print(f"whistle: metrics at http://{settings.web_host}:{settings.web_port}/metrics "
-          f"(health /healthz, readiness /readyz)", flush=True)
+    web = f"http://{settings.web_host}:{settings.web_port}"
+    print(f"whistle: operator page at {web}/ (who holds what; JSON at {web}/api/issues)",
+          flush=True)
+    print(f"whistle: metrics at {web}/metrics (health /healthz, readiness /readyz)", flush=True)
     if demo:
         from engine.agents.demo import Demo
 

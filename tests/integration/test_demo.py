@@ -58,6 +58,8 @@ def test_the_demo_shows_the_loop_within_a_minute(tmp_path: Path) -> None:
     within = list(out)  # what the terminal showed in the first minute
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         metrics = r.read().decode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=15) as r:
+        page = r.read().decode()
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=30)
@@ -77,6 +79,8 @@ def test_the_demo_shows_the_loop_within_a_minute(tmp_path: Path) -> None:
     rates = [line for line in within if "report rate" in line]
     assert re.search(r"\w+ \d+% \(\d+/\d+\)", rates[-1]), rates[-1]
     assert "/metrics" in text and "logs (JSON lines" in text, text
+    assert f"operator page at http://127.0.0.1:{port}/ " in text, text
+    assert "<h1>Whistle" in page and 'data-section="report"' in page, page[:2000]
     assert not [line for line in out if is_json(line)], text
     assert not [line for line in err if is_json(line)], "".join(err)
     unfit = re.findall(r'^whistle_events_total\{[^}]*result="unfit"[^}]*\} (\S+)$', metrics,

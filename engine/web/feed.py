@@ -12,7 +12,9 @@ not closed is not counted yet.
 Each worker reads ``issues.closed`` and ``issues.lifecycle`` from the beginning in a thread
 (``engine.streams.kafka``: no consumer group, nothing committed), keeps the closures of the
 current month and the last ``RECENT`` lifecycle events, so every worker shows the same figures
-without asking the others. The cost: reading both topics whole at start-up.
+without asking the others. The cost: reading both topics whole when the page is first
+opened on a worker (``routes.Web.view`` starts the reader; a worker nobody opens it on
+reads nothing), and the month's closures held in memory.
 """
 
 from __future__ import annotations

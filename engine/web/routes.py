@@ -87,6 +87,10 @@ class Web:
         return self.rules().registry.name_of(unit)
 
     async def view(self, worker: str) -> View:
+        # the page's topic reader starts with the first request of the page, not the worker: a
+        # worker nobody opens the page on reads no topic and parses no event for it (its thread
+        # would take CPU from the stream at every start and under load)
+        self.feed.start()
         try:
             issues: list[Issue] | None
             issues, truncated = await self.all_open()
@@ -111,7 +115,7 @@ def install(app: faust.App, *, store: IssueStore, owned: Callable[[], set[int]],
             rules: Callable[[], Ruleset], topics: Topics, partitions: int, changelog: str,
             kafka_config: dict[str, Any]) -> Web:
     """Register ``/``, ``/api/issues`` and ``/api/issues/{issue_id}`` on the app's web port
-    and start the page's topic reader with the app."""
+    (the page's topic reader starts at the page's first request)."""
     def members() -> dict[str, set[int]]:
         assignor: Any = app.assignor
         return {str(url): set(tps.get(changelog, ()))
@@ -123,10 +127,6 @@ def install(app: faust.App, *, store: IssueStore, owned: Callable[[], set[int]],
                 lambda: list(rules().registry.departments))
     web = Web(store=store, owned=owned, ready=ready, now=now, rules=rules, cluster=cluster,
               feed=feed)
-
-    @app.task  # type: ignore[untyped-decorator]  # faust's task decorator is untyped
-    async def start_feed() -> None:
-        feed.start()
 
     @app.page("/api/issues")
     class Issues(faust.web.View):

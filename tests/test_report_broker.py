@@ -16,11 +16,14 @@ from engine.agents.broker import EmbeddedBroker
 from engine.agents.processor import Topics
 from engine.cli import main
 from engine.report.csvout import render_csv
-from engine.report.figures import assess
+from engine.report.figures import assess, dedupe
 from engine.report.names import load_names
 from engine.report.period import ReportInputError
+from engine.report.rates import assess_rates
 from engine.report.readers import read_broker
 from tests.test_report import END, MIXED, START
+from tests.test_report_browser import LIFECYCLE
+from tests.test_report_rates import read
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +55,9 @@ def test_report_from_the_broker_equals_the_report_from_the_events(
     monkeypatch.delenv("WHISTLE_RULES", raising=False)
     prefix = f"rep-{uuid.uuid4().hex[:8]}."
     publish(broker, Topics.with_prefix(prefix).closed, MIXED)
+    # the lifecycle topic: overdue events (one redelivered), and the closures again (the
+    # engine writes issue.closed to both topics; read from the closed topic only)
+    publish(broker, Topics.with_prefix(prefix).lifecycle, [*LIFECYCLE, LIFECYCLE[0], *MIXED[:3]])
     # another lane's closures on the default topic name must not leak in
     publish(broker, f"other-{prefix}issues.closed", MIXED[:2])
 
@@ -63,12 +69,17 @@ def test_report_from_the_broker_equals_the_report_from_the_events(
                  "--topic-prefix", prefix, "--idle-seconds", "2", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     names = load_names(Path(__file__).resolve().parent.parent / "engine" / "sample" / "xishan")
+    rates = assess_rates(dedupe(MIXED)[0], [read(e) for e in LIFECYCLE], START, END,
+                         departments=list(names.departments), streets=list(names.streets),
+                         territory=names.territory)
     expected = render_csv(assess(MIXED, START, END, departments=list(names.departments),
-                                 streets=list(names.streets)), names)
+                                 streets=list(names.streets)), names, rates)
     assert out == expected
     rows = list(csv.DictReader(io.StringIO(out)))
     total = next(r for r in rows if r["section"] == "street" and r["id"] == "*")
     assert (total["closed"], total["satisfaction_rate"]) == ("5", "66.7%")
+    # the open issue overdue at a grid of 东亭 counts against 东亭 once
+    assert (total["unit_responses_open_overdue"], total["response_rate"]) == ("1", "0.0%")
 
 
 def test_a_missing_topic_is_a_clear_error(broker: EmbeddedBroker) -> None:

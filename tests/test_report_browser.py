@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 
 from engine.agents.settings import SAMPLE_RULES
-from engine.report.figures import assess
+from engine.report.figures import assess, dedupe
 from engine.report.html import render_html
 from engine.report.names import load_names
+from engine.report.rates import assess_rates
 from tests.test_report import END, START, A, B, C, D, closed
+from tests.test_report_rates import overdue, read
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "build" / "report-screenshot.png"
@@ -50,6 +52,27 @@ EXPECTED_ROWS = {
                              "100.0% 1/1"],
     ("street", "*"): ["全区合计 district", "7", "6", "1", "57.1% 4/7", "50.0% 3/6", "66.7% 4/6",
                       "80.0% 4/5"],
+}
+
+
+# the three rates: an open issue overdue at a grid of 东亭 and one at 区水利局; housing's late
+# report on XS-B (closed since) counts once, when it was missed
+LIFECYCLE = [overdue("XS-OPEN1", "respond", "dongting-c01-g1", "grid"),
+             overdue("XS-OPEN2", "resolve", "water", "department"),
+             overdue("XS-B", "report", "housing", "department")]
+EXPECTED_RATE_ROWS = {
+    # unit, response rate, open overdue, resolution rate, open overdue, satisfaction, unrated
+    ("rates-department", "housing"): ["区住房和城乡建设局", "0.0% 0/2", "0", "—", "0", "—", "0"],
+    ("rates-department", "water"): ["区水利局", "—", "0", "0.0% 0/1", "1", "0.0% 0/1", "0"],
+    ("rates-department", "traffic_police"): ["区公安分局交警大队", "100.0% 1/1", "0", "—", "0",
+                                             "—", "0"],
+    ("rates-street", "dongting"): ["东亭街道", "0.0% 0/1", "1", "100.0% 2/2", "0", "100.0% 2/2",
+                                   "0"],
+    ("rates-street", "anzhen"): ["安镇街道", "—", "0", "100.0% 2/2", "0", "100.0% 1/1", "1"],
+    ("rates-street", "*"): ["全区合计 district", "0.0% 0/1", "1", "100.0% 4/4", "0",
+                            "100.0% 3/3", "1"],
+    ("rates-department", "*"): ["全部部门 all departments", "60.0% 3/5", "0", "66.7% 2/3", "1",
+                                "33.3% 1/3", "0"],
 }
 
 
@@ -116,15 +139,22 @@ class Rows(HTMLParser):
 def test_the_report_renders_in_chromium_with_the_expected_figures(tmp_path: Path) -> None:
     names = load_names(SAMPLE_RULES)
     a = assess(KNOWN, START, END)
+    rates = assess_rates(dedupe(KNOWN)[0], [read(e) for e in LIFECYCLE], START, END,
+                         departments=list(names.departments), streets=list(names.streets),
+                         territory=names.territory)
     page = tmp_path / "report.html"
-    page.write_text(render_html(a, names, generated_at=datetime(2026, 12, 1, 9, 0, tzinfo=CST)),
-                    encoding="utf-8")
+    page.write_text(render_html(a, names, generated_at=datetime(2026, 12, 1, 9, 0, tzinfo=CST),
+                                rates=rates), encoding="utf-8")
 
     dumped = run_chromium("--dump-dom", page.as_uri())
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = Rows()
     dom.feed(dumped.stdout)
-    assert dom.rows == EXPECTED_ROWS
+    assert {k: v for k, v in dom.rows.items() if not k[0].startswith("rates-")} == EXPECTED_ROWS
+    for key, cells in EXPECTED_RATE_ROWS.items():
+        assert dom.rows[key] == cells, key
+    assert "3 lifecycle event(s) read" in dom.ids["rates-counts"]
+    assert sum(k[0] == "rates-street" for k in dom.rows) == len(names.streets) + 1
     assert "2026-11-01T00:00+08:00 to 2026-12-01T00:00+08:00" in dom.ids["period"]
     assert "2026-12-01T09:00:00+08:00" in dom.ids["generated"]
     assert "7 issue(s) closed in the period; 1 duplicate event(s) skipped; 1 issue(s)" \
@@ -135,6 +165,10 @@ def test_the_report_renders_in_chromium_with_the_expected_figures(tmp_path: Path
     # anzhen: local 1/2, on time 1/2, satisfied 1/1 -> bars of half, half and full length
     local, on_time, satisfied = (widths[("anzhen", c)] for c in ("#2f855a", "#2b6cb0", "#c05621"))
     assert local == on_time == pytest.approx(satisfied / 2, abs=0.1)
+    # the three rates' bars: 东亭 responded 0/1, resolved 2/2; 区水利局 satisfied 0/1
+    assert widths[("street:dongting", "#805ad5")] == 0.0
+    assert widths[("street:dongting", "#3182ce")] == widths[("street:anzhen", "#3182ce")] > 0
+    assert widths[("department:water", "#dd6b20")] == 0.0
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)

@@ -16,14 +16,44 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
 
 from engine.domain.decision import Count
+from engine.domain.events import IssueClosed, IssueEscalated, IssueOverdue, IssueReopened
 from engine.domain.parse import REJECTION_REASONS
 from engine.domain.ruleset import LEVELS, OrgRegistry
+from engine.domain.state import IssueState
 
 RESOLUTION_BUCKETS = (
     600, 1800, 3600, 4 * 3600, 8 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400, 90 * 86400,
 )
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 HELD_STATUSES = ("open", "resolved", "closed", "retired")
+# The three rates (三率) by unit: a unit is a department, or a street for the limits of its grid,
+# village and street holders (bounded: the registry's ids, never an issue's or a person's).
+UNIT_KINDS = ("respond", "report", "resolve")
+Unit = tuple[str, str]  # (kind, unit)
+
+
+def unit_of(state: IssueState, level: str, unit: str) -> str:
+    """The rates' unit of a holder: the department itself, else the issue's street."""
+    return unit if level == "department" else state.street
+
+
+def open_overdue(state: IssueState | None) -> Counter[Unit]:
+    """The limits of ``state`` already missed and not settled, by (kind, unit): a respond limit
+    not yet answered, a report (报到) not yet made, a resolve limit of an issue still open."""
+    out: Counter[Unit] = Counter()
+    if state is None or state.status == "closed":
+        return out
+    pending = {(d.kind, d.unit) for d in state.deadlines if not d.warning}
+    holder = state.lead or (state.units[0] if state.units else "")
+    if (state.status == "open" and state.level != "department" and state.response is None
+            and state.respond_by is not None and ("respond", state.units[0]) not in pending):
+        out["respond", state.street] += 1
+    for r in state.reports:
+        if r.outcome is None and ("report", r.department) not in pending:
+            out["report", r.department] += 1
+    if state.status == "open" and holder and ("resolve", holder) not in pending:
+        out["resolve", unit_of(state, state.level, holder)] += 1
+    return out
 
 
 class Metrics:
@@ -93,6 +123,24 @@ class Metrics:
             "Issues this worker holds in its table, by status (retired: closed long enough "
             "ago that only a marker is left; see WHISTLE_RETAIN_CLOSED).",
             ["status"], registry=r)
+        self.open_overdue = Gauge(
+            "whistle_open_overdue_limits",
+            "Limits already missed on issues not yet closed (a response not given, a report "
+            "not made, a resolution not done), by kind and unit (a department, or the street "
+            "of a grid, village or street holder), on this worker's partitions.",
+            ["kind", "unit"], registry=r)
+        self.unit_resolutions = counter(
+            "whistle_unit_resolutions_total",
+            "Issues resolved by their holder, by unit and whether within the resolve limit "
+            "(on_time) or after it (late).", "unit", "outcome")
+        self.unit_limits_missed = counter(
+            "whistle_unit_limits_missed_total",
+            "Limits missed (issue.overdue: respond, report, resolve), by kind and unit.",
+            "kind", "unit")
+        self.unit_ratings = counter(
+            "whistle_unit_ratings_total",
+            "Residents' ratings of a unit's resolution: satisfied (the issue closed) or not "
+            "(it was reopened, or climbed as reopened too often).", "unit", "satisfied")
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
         self._children: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
@@ -102,6 +150,8 @@ class Metrics:
             self.rules_reloads.labels(result=result)
         self._open = PartitionGauge(self.open_issues, "level", LEVELS)
         self._held = PartitionGauge(self.table_issues, "status", HELD_STATUSES)
+        self._overdue: dict[int, Counter[Unit]] = {}
+        self._overdue_keys: set[Unit] = set()  # the gauge's series ever set above 0
 
     def init_series(self, registry: OrgRegistry, categories: Iterable[str] = ()) -> None:
         """Create every bounded label combination at 0 before anything happens.
@@ -137,6 +187,20 @@ class Metrics:
                                    "reopened_too_often"):
                         f["whistle_escalations_total"].labels(
                             from_level=level, to_level=to_level, reason=reason, street=street)
+
+        for street in registry.streets:
+            self._unit_series(street, ("respond", "resolve"))
+        for dept in registry.departments:
+            self._unit_series(dept, ("report", "resolve"))
+
+    def _unit_series(self, unit: str, kinds: tuple[str, ...]) -> None:
+        for kind in kinds:
+            self.open_overdue.labels(kind=kind, unit=unit)
+            self.unit_limits_missed.labels(kind=kind, unit=unit)
+        for outcome in ("on_time", "late"):
+            self.unit_resolutions.labels(unit=unit, outcome=outcome)
+        for satisfied in ("true", "false"):
+            self.unit_ratings.labels(unit=unit, satisfied=satisfied)
 
     def apply(self, counts: Iterable[Count]) -> None:
         children = self._children
@@ -180,6 +244,68 @@ class Metrics:
         """After a rebalance: forget the partitions this worker no longer owns."""
         self._open.keep(partitions)
         self._held.keep(partitions)
+        self._overdue = {p: c for p, c in self._overdue.items() if p in partitions}
+        self._overdue_publish()
+
+    # --- the three rates by unit: open overdue limits, resolutions, ratings ------------------
+
+    def decided(self, partition: int, before: IssueState | None, after: IssueState,
+                emitted: Iterable[object]) -> None:
+        """After a decision: the open overdue limits moved from ``before`` to ``after``; the
+        limits missed and the ratings it emitted, and a resolution it made, counted by unit."""
+        if after is not before:
+            self._overdue_moved(partition, open_overdue(before), open_overdue(after))
+        for e in emitted:
+            if isinstance(e, IssueOverdue):
+                d = e.data
+                if d.kind in UNIT_KINDS:
+                    self.unit_limits_missed.labels(
+                        kind=d.kind, unit=unit_of(after, d.level, d.unit)).inc()
+            elif isinstance(e, IssueClosed):
+                if e.data.satisfied is True:
+                    unit = unit_of(after, e.data.closed_level, e.data.closed_units[0])
+                    self.unit_ratings.labels(unit=unit, satisfied="true").inc()
+            elif isinstance(e, IssueReopened):
+                unit = unit_of(after, e.data.level, e.data.units[0])
+                self.unit_ratings.labels(unit=unit, satisfied="false").inc()
+            elif isinstance(e, IssueEscalated) and e.data.reason == "reopened_too_often":
+                unit = unit_of(after, e.data.from_level, e.data.from_units[0])
+                self.unit_ratings.labels(unit=unit, satisfied="false").inc()
+        if (after.status == "resolved" and before is not None and before.status == "open"
+                and after.resolved_at is not None):
+            holder = after.lead or after.units[0]
+            outcome = "on_time" if after.resolved_at <= after.resolve_by else "late"
+            self.unit_resolutions.labels(unit=unit_of(after, after.level, holder),
+                                         outcome=outcome).inc()
+
+    def _overdue_moved(self, partition: int, was: Counter[Unit], now: Counter[Unit]) -> None:
+        if was == now:
+            return
+        counts = self._overdue.setdefault(partition, Counter())
+        for key in was.keys() | now.keys():
+            delta = now[key] - was[key]
+            if delta:
+                counts[key] += delta
+                self.open_overdue.labels(kind=key[0], unit=key[1]).inc(delta)
+                self._overdue_keys.add(key)
+
+    def overdue_set(self, partition: int, states: Iterable[IssueState]) -> None:
+        """The open overdue limits of ``partition``, counted from its issues in the table."""
+        total: Counter[Unit] = Counter()
+        for s in states:
+            total.update(open_overdue(s))
+        self._overdue[partition] = total
+        self._overdue_publish()
+
+    def _overdue_publish(self) -> None:
+        total: Counter[Unit] = Counter()
+        for counts in self._overdue.values():
+            total.update(counts)
+        for kind, unit in self._overdue_keys - total.keys():
+            self.open_overdue.labels(kind=kind, unit=unit).set(0)
+        for (kind, unit), n in total.items():
+            self.open_overdue.labels(kind=kind, unit=unit).set(n)
+        self._overdue_keys = set(total)
 
     def held_moved(self, partition: int, before: str | None, after: str | None) -> None:
         """An issue of ``partition`` went from status ``before`` to ``after`` (None: absent)."""

@@ -19,7 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--events", type=Path, metavar="FILE.jsonl",
                      help="a JSONL export of issues.closed (one CloudEvent per line)")
-    src.add_argument("--broker", help="read the closed topic from this broker (WHISTLE_BROKER)")
+    src.add_argument("--broker", help="read the closed and lifecycle topics from this broker "
+                     "(WHISTLE_BROKER)")
+    p.add_argument("--lifecycle", type=Path, metavar="FILE.jsonl",
+                   help="a JSONL export of issues.lifecycle: its overdue, reopened and escalated "
+                        "events count in the three rates (its closures are read from --events)")
     p.add_argument("--topic-prefix", help="topic name prefix (WHISTLE_TOPIC_PREFIX)")
     p.add_argument("--idle-seconds", type=float, default=3.0,
                    help="broker: stop after this long without a record (default 3)")
@@ -43,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from engine.agents.settings import Settings
     from engine.report.csvout import render_csv
-    from engine.report.figures import assess
+    from engine.report.figures import assess, dedupe
     from engine.report.html import render_html
     from engine.report.names import load_names
     from engine.report.period import SHANGHAI, ReportInputError, parse_period
+    from engine.report.rates import assess_rates
     from engine.report.readers import read_broker, read_jsonl
     from engine.report.text import render_table
 
@@ -57,24 +62,32 @@ def _run(args: argparse.Namespace) -> int:
     if args.events is not None:
         closures = read_jsonl(args.events)
     elif settings.broker is not None:
-        topic = settings.topics.closed
-        closures = read_broker(settings.kafka_python_config(), topic, args.idle_seconds)
+        closures = read_broker(settings.kafka_python_config(), settings.topics.closed,
+                               args.idle_seconds, lifecycle=settings.topics.lifecycle)
     else:
         raise ReportInputError("no events: --events FILE.jsonl, or --broker URL (WHISTLE_BROKER)")
+    if args.lifecycle is not None:
+        read_jsonl(args.lifecycle, into=closures, closed=False)
     if closures.other:
-        print(f"whistle report: passed over {closures.other} engine event(s) that are not "
-              "issue.closed", file=sys.stderr)
+        print(f"whistle report: passed over {closures.other} engine event(s) the report does "
+              "not use", file=sys.stderr)
+    if not any(e.type == "issue.overdue" for e in closures.lifecycle):
+        print("whistle report: no issue.overdue events: the three rates count closures only "
+              "(give --lifecycle FILE.jsonl, or read the broker)", file=sys.stderr)
     try:
         a = assess(closures.events, start, end, departments=list(names.departments),
                    streets=list(names.streets))
+        rates = assess_rates(dedupe(closures.events)[0], closures.lifecycle, start, end,
+                             departments=list(names.departments), streets=list(names.streets),
+                             territory=names.territory)
     except ValueError as exc:
         raise ReportInputError(str(exc)) from None
     if args.format == "csv":
-        text = render_csv(a, names)
+        text = render_csv(a, names, rates)
     elif args.format == "html":
-        text = render_html(a, names, generated_at=datetime.now(SHANGHAI))
+        text = render_html(a, names, generated_at=datetime.now(SHANGHAI), rates=rates)
     else:
-        text = render_table(a, names)
+        text = render_table(a, names, rates)
     if args.output is None:
         sys.stdout.write(text)
         return 0

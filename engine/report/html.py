@@ -10,7 +10,9 @@ from datetime import datetime
 from html import escape
 
 from engine.report.figures import Assessment, DepartmentFigures, Rate, StreetFigures
+from engine.report.html_rates import rates_section
 from engine.report.names import Names
+from engine.report.rates import ThreeRates
 from engine.report.text import counts_line, period_line, width
 
 STREET_RATES = (  # (attribute, label, colour): the three rates charted by street
@@ -134,7 +136,8 @@ was raised. Percentages have one decimal, halves rounded up; the exact counts fo
 
 
 def render_html(a: Assessment, names: Names | None = None,
-                generated_at: datetime | None = None, title: str | None = None) -> str:
+                generated_at: datetime | None = None, title: str | None = None,
+                rates: ThreeRates | None = None) -> str:
     names = names or Names()
     title = title or "Whistle assessment report 考核报告"
     generated = (generated_at or datetime.now().astimezone()).isoformat(timespec="seconds")
@@ -180,6 +183,7 @@ def render_html(a: Assessment, names: Names | None = None,
 <div id="table-departments">{_dept_table([*depts, t], names)}</div>
 <h2>Streets 镇（街道）</h2>
 <div id="table-streets">{_street_table([*streets, d], names)}</div>
+{rates_section(rates, names) if rates is not None else ""}
 {NOTE}
 </body></html>
 """

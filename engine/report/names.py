@@ -15,6 +15,7 @@ from engine.report.period import ReportInputError
 class Names:
     streets: Mapping[str, str] = field(default_factory=dict)
     departments: Mapping[str, str] = field(default_factory=dict)
+    territory: Mapping[str, str] = field(default_factory=dict)  # grid, village id -> street
 
     def street(self, street_id: str) -> str:
         return "全区合计 district" if street_id == TOTAL else self.streets.get(street_id, street_id)
@@ -39,4 +40,6 @@ def load_names(directory: Path) -> Names:
     return Names(
         streets={k: v.name for k, v in registry.streets.items()},
         departments={k: v.name for k, v in registry.departments.items()},
+        territory={**{k: v.street for k, v in registry.villages.items()},
+                   **{k: registry.street_of(k) for k in registry.grids}},
     )

@@ -7,6 +7,44 @@ from collections.abc import Sequence
 
 from engine.report.figures import Assessment, Rate
 from engine.report.names import Names
+from engine.report.rates import ThreeRates, UnitRates
+
+# The three rates' definitions, for every format (the HTML page shows them as its legend).
+RATES_LEGEND = (
+    "Limits settled in the period count: a missed limit at its due time (issue.overdue), "
+    "whether or not its issue has closed since; a met one when its issue closed. Each "
+    "(issue, limit, unit) counts once.",
+    "Response rate 响应率 = responses on time / responses due; due = on time + late + missed + "
+    "open overdue (missed, issue still open). A department's response is its report (报到).",
+    "Resolution rate 解决率 = resolved within the limit / resolutions due; due = resolutions "
+    "(the closure's or a reopening rating's holder) + resolve limits missed (closed since, or "
+    "open overdue).",
+    "Satisfaction rate 满意率 = satisfied / rated; rated = satisfied + unsatisfied + open overdue "
+    "(resolve limit missed, issue open: not satisfied yet). Unrated resolutions (rating window "
+    "lapsed, withdrawn, passed on) are shown, not in the denominator.",
+    "Limits of grid, village and street holders count for the street; departments for "
+    "themselves. A limit met on an issue still open is not counted until it closes (no event "
+    "says it was met).",
+)
+RATE_TABLES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("Response rate (响应率)",
+     ("responses_due", "responses_on_time", "responses_late", "responses_missed",
+      "responses_open_overdue"), "response_rate"),
+    ("Resolution rate (解决率)",
+     ("resolutions_due", "resolutions_on_time", "resolutions_overdue",
+      "resolutions_open_overdue"), "resolution_rate"),
+    ("Satisfaction rate (满意率)",
+     ("rated", "satisfied", "unsatisfied", "satisfaction_open_overdue", "unrated"),
+     "satisfaction_rate"),
+)
+HEADERS = {
+    "responses_due": "due", "responses_on_time": "on time", "responses_late": "late",
+    "responses_missed": "missed", "responses_open_overdue": "open overdue",
+    "resolutions_due": "due", "resolutions_on_time": "on time",
+    "resolutions_overdue": "overdue", "resolutions_open_overdue": "open overdue",
+    "rated": "rated", "satisfied": "satisfied", "unsatisfied": "unsatisfied",
+    "satisfaction_open_overdue": "open overdue", "unrated": "unrated",
+}
 
 
 def width(text: str) -> int:
@@ -50,7 +88,31 @@ def counts_line(a: Assessment) -> str:
             f"skipped; {a.outside} issue(s) closed outside the period")
 
 
-def render_table(a: Assessment, names: Names | None = None) -> str:
+def rate_rows(r: ThreeRates) -> list[tuple[str, UnitRates]]:
+    """(section, figures) of every row: departments, their total, streets, their total."""
+    return [*(("department", x) for x in (*r.departments, r.department_total)),
+            *(("street", x) for x in (*r.streets, r.street_total))]
+
+
+def unit_name(names: Names, section: str, unit: str) -> str:
+    if section == "department":
+        return names.department(unit)
+    return names.street(unit)
+
+
+def rates_lines(r: ThreeRates, names: Names) -> list[str]:
+    out = ["", "The three rates (三率) by unit, open overdue limits counted "
+           f"({r.lifecycle_events} lifecycle event(s) read, {r.duplicates} duplicate(s) skipped)"]
+    for title, counts, rate in RATE_TABLES:
+        rows = [[unit_name(names, sec, x.unit), *(str(getattr(x, c)) for c in counts),
+                 cell(getattr(x, rate))] for sec, x in rate_rows(r)]
+        out += ["", title, *table(["unit", *(HEADERS[c] for c in counts), "rate"], rows)]
+    out += ["", *(f"* {line}" for line in RATES_LEGEND)]
+    return out
+
+
+def render_table(a: Assessment, names: Names | None = None,
+                 rates: ThreeRates | None = None) -> str:
     names = names or Names()
     dept_rows = [
         [names.department(d.department), str(d.assigned), str(d.on_time), str(d.late),
@@ -75,4 +137,6 @@ def render_table(a: Assessment, names: Names | None = None) -> str:
         *table(["street", "closed", "resolved", "withdrawn", "whistle rate", "resolved locally",
                 "resolved on time", "satisfied"], street_rows),
     ]
+    if rates is not None:
+        out += rates_lines(rates, names)
     return "\n".join(out) + "\n"

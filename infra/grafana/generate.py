@@ -243,6 +243,31 @@ def build() -> dash.Dashboard:
             f"{title} ($window)", f"whistle:{record}:ratio_$window. {description}",
             query(f"whistle:{record}:ratio_$window", title, instant=True)))
 
+    # --- the three rates by unit, open overdue counted ----------------------------------------
+    d = row(d, "The three rates by unit 三率 ($window, open overdue counted)")
+    for title, record, description in (
+        ("Response rate 响应率 by unit", "unit_response_rate",
+         "Responses on time / (responses settled in the window + limits open overdue now); a "
+         "department's response is its report (报到)."),
+        ("Resolution rate 解决率 by unit", "unit_resolution_rate",
+         "Resolved within the limit / (that + resolve limits missed in the window)."),
+        ("Satisfaction rate 满意率 by unit", "unit_satisfaction_rate",
+         "Satisfied ratings / (ratings in the window + resolutions open overdue now)."),
+    ):
+        d = panel(d, bars(
+            f"{title} ($window)", f"whistle:{record}:ratio_$window. {description} A unit is a "
+            "department, or a street for its grid, village and street holders.",
+            query(f"sort(whistle:{record}:ratio_$window)", "{{unit}}", instant=True),
+            unit="percentunit", span=8, target=REPORT_TARGET))
+    d = panel(d, bars(
+        "Open overdue limits by unit (now)",
+        "whistle_open_overdue_limits: limits already missed on issues not closed (a response "
+        "not given, a report not made, a resolution not done), by kind and unit.",
+        query("sort_desc(sum by (kind, unit) (whistle_open_overdue_limits) > 0)"
+              " or sum by (kind) (whistle_open_overdue_limits)", "{{kind}} {{unit}}",
+              instant=True),
+        span=24))
+
     # --- overdue work ---------------------------------------------------------------------------
     d = row(d, "Overdue work")
     d = panel(d, series(

@@ -37,23 +37,26 @@ def unit_of(state: IssueState, level: str, unit: str) -> str:
     return unit if level == "department" else state.street
 
 
-def open_overdue(state: IssueState | None) -> Counter[Unit]:
-    """The limits of ``state`` already missed and not settled, by (kind, unit): a respond limit
-    not yet answered, a report (报到) not yet made, a resolve limit of an issue still open."""
-    out: Counter[Unit] = Counter()
+def open_overdue(state: IssueState | None) -> tuple[Unit, ...]:
+    """The limits of ``state`` already missed and not settled, as (kind, unit) pairs: a respond
+    limit not yet answered, a report (报到) not yet made, a resolve limit of an issue still open.
+    Called twice a decision (before and after): kept to one pass over the deadlines, no Counter."""
     if state is None or state.status == "closed":
-        return out
+        return ()
     pending = {(d.kind, d.unit) for d in state.deadlines if not d.warning}
-    holder = state.lead or (state.units[0] if state.units else "")
-    if (state.status == "open" and state.level != "department" and state.response is None
+    out: list[Unit] = []
+    is_open = state.status == "open"
+    if (is_open and state.level != "department" and state.response is None
             and state.respond_by is not None and ("respond", state.units[0]) not in pending):
-        out["respond", state.street] += 1
+        out.append(("respond", state.street))
     for r in state.reports:
         if r.outcome is None and ("report", r.department) not in pending:
-            out["report", r.department] += 1
-    if state.status == "open" and holder and ("resolve", holder) not in pending:
-        out["resolve", unit_of(state, state.level, holder)] += 1
-    return out
+            out.append(("report", r.department))
+    if is_open:
+        holder = state.lead or (state.units[0] if state.units else "")
+        if holder and ("resolve", holder) not in pending:
+            out.append(("resolve", unit_of(state, state.level, holder)))
+    return tuple(out)
 
 
 class Metrics:
@@ -278,15 +281,19 @@ class Metrics:
             self.unit_resolutions.labels(unit=unit_of(after, after.level, holder),
                                          outcome=outcome).inc()
 
-    def _overdue_moved(self, partition: int, was: Counter[Unit], now: Counter[Unit]) -> None:
+    def _overdue_moved(self, partition: int, was: tuple[Unit, ...], now: tuple[Unit, ...]
+                       ) -> None:
         if was == now:
             return
-        counts = self._overdue.setdefault(partition, Counter())
-        for key in was.keys() | now.keys():
-            delta = now[key] - was[key]
-            if delta:
-                counts[key] += delta
-                self.open_overdue.labels(kind=key[0], unit=key[1]).inc(delta)
+        counts = self._overdue.get(partition)
+        if counts is None:
+            counts = self._overdue[partition] = Counter()
+        delta: Counter[Unit] = Counter(now)
+        delta.subtract(was)
+        for key, n in delta.items():
+            if n:
+                counts[key] += n
+                self.open_overdue.labels(kind=key[0], unit=key[1]).inc(n)
                 self._overdue_keys.add(key)
 
     def overdue_set(self, partition: int, states: Iterable[IssueState]) -> None:

@@ -21,11 +21,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from sys import intern
 
+from engine.domain import claims
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
 from engine.domain.events import DeadlineReached, Envelope, IssueRaised
 from engine.domain.fast import defaults_of, make, replace
-from engine.domain.lifecycle import apply, enter, fire_due, retime
+from engine.domain.lifecycle import enter, fire_due, retime
+from engine.domain.people import CLAIM_FACTS, apply, reporter_of
 from engine.domain.ruleset import Facts, Rule, Ruleset
 from engine.domain.state import IssueState
 
@@ -61,6 +63,10 @@ def decide(
         return Decision("unfit", None, (), (), "unknown_issue")
     if key == state.last_trigger or key in state.seen:
         return Decision("duplicate", state)
+    if isinstance(event, CLAIM_FACTS):
+        refused = claims.check(state, event, rules)
+        if refused:  # a bad claim changes nothing; the shell rejects it with the reason
+            return Decision("rejected", None, (), (), refused)
     now = now if now.tzinfo is UTC else now.astimezone(UTC)
     if isinstance(event, DeadlineReached):
         token, due = event.token, event.due
@@ -72,6 +78,7 @@ def decide(
         draft = _draft(state, rules)
         if follow:
             _follow(draft, now)
+            claims.sync(draft, now)
         fire_due(draft, now)
         return _done(draft, key, "accepted", "")
     if state.status == "closed":
@@ -84,6 +91,7 @@ def decide(
     first = now if now < at else at
     if follow:
         _follow(draft, first)
+        claims.sync(draft, first)
     fire_due(draft, first - _TICK)  # due strictly before the fact; exactly at the limit is on time
     reason = apply(draft, event, at)
     return _done(draft, key, "unfit" if reason else "accepted", reason)
@@ -153,6 +161,7 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
         if data.departments else (),
         "rules_version": rules.version, "level": rule.ladder[0].level, "units": (),
         "entered_at": at, "entry_reason": "raised", "resolve_by": at,
+        "reporter": reporter_of(event),
     })
     draft = Draft(state, rules, rule, 1, own=True)
     draft.count("whistle_issues_raised_total", (("street", village.street), ("category", category)))

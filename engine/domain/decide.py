@@ -63,10 +63,6 @@ def decide(
         return Decision("unfit", None, (), (), "unknown_issue")
     if key == state.last_trigger or key in state.seen:
         return Decision("duplicate", state)
-    if isinstance(event, CLAIM_FACTS):
-        refused = claims.check(state, event, rules)
-        if refused:  # a bad claim changes nothing; the shell rejects it with the reason
-            return Decision("rejected", None, (), (), refused)
     now = now if now.tzinfo is UTC else now.astimezone(UTC)
     if isinstance(event, DeadlineReached):
         token, due = event.token, event.due
@@ -82,6 +78,8 @@ def decide(
         fire_due(draft, now)
         return _done(draft, key, "accepted", "")
     if state.status == "closed":
+        if isinstance(event, CLAIM_FACTS) and (refused := claims.check(state, event, rules)):
+            return Decision("rejected", None, (), (), refused)
         return _unfit(state, key, "closed")
     assert isinstance(event, Envelope)
     draft = _draft(state, rules)
@@ -93,6 +91,10 @@ def decide(
         _follow(draft, first)
         claims.sync(draft, first)
     fire_due(draft, first - _TICK)  # due strictly before the fact; exactly at the limit is on time
+    if isinstance(event, CLAIM_FACTS) and (refused := claims.check(draft.state, event, rules)):
+        # a bad claim changes nothing (what fired before it fires again on the next tick); the
+        # shell rejects it with the reason
+        return Decision("rejected", None, (), (), refused)
     reason = apply(draft, event, at)
     return _done(draft, key, "unfit" if reason else "accepted", reason)
 

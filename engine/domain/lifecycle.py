@@ -551,8 +551,10 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
         }),
         at,
     )
-    claims.held_at_close(draft)
-    points.on_closed(draft, at, outcome, satisfied)
+    if s.claims:
+        claims.held_at_close(draft)
+    if s.awards or (satisfied and (s.reporter or s.claims) and draft.rules.points):
+        points.on_closed(draft, at, outcome, satisfied)
     draft.count("whistle_issues_closed_total", (
         ("closed_level", s.level), ("outcome", outcome), ("street", s.street),
         ("on_time", "true" if on_time else "false")))

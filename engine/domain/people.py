@@ -1,8 +1,10 @@
 """Facts about people on an issue, around the lifecycle's own: claims, acts, points.
 
-``apply`` is what ``decide`` calls for an inbound fact: the claim facts are applied here, every
-other fact goes to ``lifecycle.apply``, and what it did to the issue's status drives the points
-(resolved: awards; reopened: reversals). Then the claim deadlines are put back (``claims.sync``).
+``decide`` calls ``apply`` for the claim facts and the acts (a progressed/resolved naming a
+claimant), ``lifecycle.apply`` for every other fact; either way, what the fact did to the
+issue's status drives the points (``moved``: resolved awards, reopened reverses), and the claim
+deadlines are put back after the move (``claims.sync``). The common facts pay a set lookup and
+a status comparison for all this.
 """
 
 from __future__ import annotations
@@ -16,22 +18,17 @@ from engine.domain.events import (
     IssueClaimed,
     IssueClaimReleased,
     IssueProgressed,
-    IssueRaised,
     IssueResolved,
 )
 
-# The facts ``claims.check`` looks at before a decision (progressed/resolved: acts)
-CLAIM_FACTS = (IssueClaimed, IssueClaimReleased, IssueProgressed, IssueResolved)
-
-
-def reporter_of(event: IssueRaised) -> tuple[str, str] | None:
-    """The reporter points can go to: one named with an id (an anonymous report earns none)."""
-    r = event.data.reporter
-    return (r.kind, r.id) if r is not None and r.id is not None else None
+# The claim facts, and the facts that are acts when they name a claimant (``data.claimant``)
+CLAIM_TYPES = frozenset((IssueClaimed, IssueClaimReleased))
+ACT_TYPES = frozenset((IssueProgressed, IssueResolved))
 
 
 def apply(draft: Draft, event: Envelope, at: datetime) -> str:
-    """Apply one inbound fact; "" if it fit, else the reason it did not (``lifecycle.apply``)."""
+    """Apply a claim fact, or an act (a progressed/resolved naming a claimant); "" if it fit,
+    else the reason it did not (``lifecycle.apply``'s). ``claims.check`` has passed."""
     if isinstance(event, IssueClaimed):
         claims.claimed(draft, event.data.claimant, at)
         claims.sync(draft, at)
@@ -46,10 +43,16 @@ def apply(draft: Draft, event: Envelope, at: datetime) -> str:
         return reason
     if isinstance(event, IssueProgressed | IssueResolved) and event.data.claimant is not None:
         claims.acted(draft, event.data.claimant, at)
+    if draft.state.status != before:
+        moved(draft, before, at)
+    claims.sync(draft, at)
+    return ""
+
+
+def moved(draft: Draft, before: str, at: datetime) -> None:
+    """A fact moved the issue from status ``before``: resolved awards, reopened reverses."""
     after = draft.state.status
     if before == "open" and after == "resolved":
         points.award(draft, at, "resolved")
     elif before == "resolved" and after == "open":
         points.reverse(draft, at, "reopened")
-    claims.sync(draft, at)
-    return ""

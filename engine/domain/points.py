@@ -45,7 +45,8 @@ def _people(draft: Draft) -> list[tuple[str, str, str]]:
     """(role, kind, id) of the reporter and of every claimant holding a claim now."""
     s = draft.state
     out = [("reporter", s.reporter[0], s.reporter[1])] if s.reporter else []
-    out += [("claimant", c.kind, c.id) for c in s.claims if c.active]
+    if s.claims:
+        out += [("claimant", c.kind, c.id) for c in s.claims if c.active]
     return out
 
 
@@ -60,12 +61,13 @@ def _first(rules: tuple[PointRule, ...], role: str, on: str, kind: str, category
 def award(draft: Draft, at: datetime, on: PointTiming) -> None:
     """Award the points due ``on`` resolution or a satisfied closure."""
     rules = draft.rules.points
-    if not rules:
+    people = _people(draft) if rules else ()
+    if not people:
         return
     s = draft.state
     occasion = f"resolution-{s.reopens}" if on == "resolved" else "satisfied"
     standing = list(s.awards)
-    for role, kind, ident in _people(draft):
+    for role, kind, ident in people:
         rule = _first(rules, role, on, kind, s.category, s.severity)
         if rule is None:
             continue

@@ -234,3 +234,37 @@ def test_the_shell_rejects_bad_claims_with_their_reason_and_detail() -> None:
     assert get("whistle_events_rejected_total", {"reason": "claim_held"}) == 1
     assert get("whistle_events_total", {"type": "issue.claimed", "result": "rejected"}) == 2
     assert get("whistle_claims_total", {"kind": "party_member", "outcome": "claimed"}) == 1
+
+
+def test_a_follow_retiming_keeps_the_claims_expiry() -> None:
+    from engine.domain.decide import decide
+    from tests.factories import event
+
+    i = Issue()
+    i.raise_()
+    i.fact("claimed", 5, claimant=PM)
+    newer = i.rules.model_copy(update={"version": "test0002"})
+    assert i.state is not None
+    d = decide(i.state, event("acknowledged", "A", T0 + 10 * M, unit="jinan-g1"), newer,
+               T0 + 10 * M, follow=True)
+    assert d.result == "accepted" and d.state is not None
+    assert [e.data.reason for e in d.emit] == ["rules_changed"]  # re-timed by the new rules
+    assert sorted((x.unit, x.due) for x in d.state.deadlines if x.kind == "claim") == [
+        ("party_member:pm-0001", T0 + 95 * M)]
+
+
+def test_the_loader_compiles_the_samples_claims_and_points() -> None:
+    from pathlib import Path
+
+    from engine.domain.ruleset import DEFAULT_CLAIMS
+    from engine.rules.loader import load_ruleset
+
+    root = Path(__file__).resolve().parent.parent
+    rules = load_ruleset(root / "engine" / "sample" / "xishan").ruleset
+    assert rules is not None
+    assert str(rules.claims.expire_after) == "2 working days"
+    assert str(rules.claims.expiry("emergency")) == "4h"
+    assert str(rules.claims.expiry("parking-and-garbage")) == "2 working days"
+    assert [p.id for p in rules.points][:2] == ["rider-report-urgent", "rider-report"]
+    plain = load_ruleset(root / "tests" / "testdata" / "replays" / "rules").ruleset
+    assert plain is not None and plain.claims == DEFAULT_CLAIMS and plain.points == ()

@@ -268,3 +268,21 @@ def test_the_loader_compiles_the_samples_claims_and_points() -> None:
     assert [p.id for p in rules.points][:2] == ["rider-report-urgent", "rider-report"]
     plain = load_ruleset(root / "tests" / "testdata" / "replays" / "rules").ruleset
     assert plain is not None and plain.claims == DEFAULT_CLAIMS and plain.points == ()
+
+
+def test_rules_show_lists_claims_and_points(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from engine.cli import main
+
+    sample = Path(__file__).resolve().parent.parent / "engine" / "sample" / "xishan"
+    assert main(["rules", "show", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "claims: expire after 2 working days, emergency: 4h, safety-hazard: 4h" in out
+    assert "  - claim-satisfied: 10 to the claimant on satisfied" in out
+    assert main(["rules", "show", str(sample), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["claims"]["max_active"] == 8
+    assert doc["points"][0] == {"id": "rider-report-urgent", "role": "reporter", "on": "resolved",
+                                "points": 10, "kinds": ["rider"], "categories": [],
+                                "severities": ["urgent", "emergency"]}

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("run", "publish", "tail", "replay", "history", "rules", "report")
+COMMANDS = ("run", "publish", "tail", "replay", "history", "rules", "report", "points")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,7 @@ nothing and exits 1 listing the files that differ (or are missing, or are not ge
 
 - ``inbound/<type>.json``, ``outbound/<type>.json``: JSON Schema (2020-12) of each event model.
 - ``rejected.json``: the ``issues.rejected`` record.
-- ``asyncapi.yaml``: AsyncAPI 3.0 over the four public topics, referencing the files above.
+- ``asyncapi.yaml``: AsyncAPI 3.0 over the five public topics, referencing the files above.
 - ``openapi.yaml``: OpenAPI 3.1 of the workers' HTTP API (``engine.web.openapi``).
 
 Output is deterministic (sorted keys, two-space indent, trailing newline) so a test can compare
@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from engine.domain.events import INBOUND_TYPES, OUTBOUND_TYPES
+from engine.domain.events import INBOUND_TYPES, LEDGER_TYPES, OUTBOUND_TYPES
 from engine.domain.parse import REJECTION_REASONS, RejectedRecord
 from engine.web import openapi
 
@@ -49,6 +49,11 @@ MEANINGS = {
     "issue.overdue": "A limit passed.",
     "issue.reopened": "The resident was not satisfied; the issue is open again.",
     "issue.closed": "The loop is closed.",
+    "issue.claimed": "A person claims the issue to help with it (认领); it stays on its ladder.",
+    "issue.claim_released": "The claimant lets the claim go.",
+    "issue.claim_expired": "The claimant did not act within the rules' time: the claim ended.",
+    "points.awarded": "Points (积分) for a person, on points.ledger; the id is deterministic.",
+    "points.reversed": "An award taken back (the issue reopened or was withdrawn).",
 }
 
 
@@ -95,6 +100,8 @@ def _channel_refs(channel: str, types: Sequence[str]) -> list[dict[str, str]]:
 def asyncapi() -> dict[str, Any]:
     inbound = sorted(INBOUND_TYPES)
     outbound = sorted(OUTBOUND_TYPES)
+    lifecycle = [t for t in outbound if t not in LEDGER_TYPES]
+    ledger = sorted(LEDGER_TYPES)
 
     def issue_key() -> dict[str, str]:  # a fresh dict each time: no YAML anchors in the output
         return {
@@ -151,8 +158,8 @@ def asyncapi() -> dict[str, Any]:
         ),
         "issuesLifecycle": channel(
             "issues.lifecycle",
-            "Every event the engine emits, keyed by issue id.",
-            outbound,
+            "Every event the engine emits about issues, keyed by issue id.",
+            lifecycle,
         ),
         "issuesClosed": channel(
             "issues.closed",
@@ -163,6 +170,12 @@ def asyncapi() -> dict[str, Any]:
             "issues.rejected",
             "Inbound records that could not be accepted, keyed by their original key.",
             ["rejected"],
+        ),
+        "pointsLedger": channel(
+            "points.ledger",
+            "The points (积分) ledger: points.awarded and points.reversed, keyed by issue id. "
+            "Delivery is at least once; event ids are deterministic, so dedupe by id.",
+            ledger,
         ),
     }
 
@@ -179,7 +192,10 @@ def asyncapi() -> dict[str, Any]:
             "send", "issuesEvents", inbound, "Upstream systems publish facts about issues."
         ),
         "receiveLifecycle": operation(
-            "receive", "issuesLifecycle", outbound, "Follow every decision the engine makes."
+            "receive", "issuesLifecycle", lifecycle, "Follow every decision the engine makes."
+        ),
+        "receivePoints": operation(
+            "receive", "pointsLedger", ledger, "Keep people's points (积分) accounts."
         ),
         "receiveClosed": operation(
             "receive", "issuesClosed", ["issue.closed"], "Close the loop in upstream systems."

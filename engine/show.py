@@ -65,6 +65,14 @@ def show(rules: Ruleset) -> dict[str, Any]:
              ]}
             for r in rules.rules
         ],
+        "claims": {"expire_after": str(rules.claims.expire_after),
+                   "by_rule": {k: str(v) for k, v in rules.claims.by_rule.items()},
+                   "max_active": rules.claims.max_active},
+        "points": [
+            {"id": p.id, "role": p.role, "on": p.on, "points": p.points, "kinds": list(p.kinds),
+             "categories": list(p.categories), "severities": list(p.severities)}
+            for p in rules.points
+        ],
     }
 
 
@@ -103,4 +111,15 @@ def render_show(data: dict[str, Any]) -> str:
                      f"resolve {s['resolve']}" if s["resolve"] else "limits from route",
                      f"escalate on {'/'.join(s['escalate_on']) or 'nothing'}"]
             lines.append(f"      -> {s['level']}: {', '.join(p for p in parts if p)}")
+    c = data["claims"]
+    by_rule = "".join(f", {k}: {v}" for k, v in c["by_rule"].items())
+    lines += ["", f"claims: expire after {c['expire_after']}{by_rule}; at most "
+                  f"{c['max_active']} held at once"]
+    if data["points"]:
+        lines += ["", "points (first match per person and timing):"]
+    for p in data["points"]:
+        filters = [f"{name} {'|'.join(p[name])}" for name in ("kinds", "categories", "severities")
+                   if p[name]]
+        lines.append(f"  - {p['id']}: {p['points']} to the {p['role']} on {p['on']}"
+                     + (f" ({', '.join(filters)})" if filters else ""))
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from engine.domain.events import OUTBOUND_TYPES, IssueClosed
+from engine.domain.events import INBOUND_TYPES, OUTBOUND_TYPES, Envelope, IssueClosed
 from engine.domain.replay import Replayer
 from engine.domain.state import IssueState
 from engine.rules.loader import load_ruleset
@@ -28,10 +28,39 @@ def _complete(model: BaseModel) -> None:
     assert set(model.__dict__) == set(type(model).model_fields), type(model).__name__
 
 
+def people_history() -> list[Envelope]:
+    """Claims and points, which the simulated traffic has none of: a rider's report claimed by
+    two people, one of whom lets it expire, resolved, reopened (a reversal), resolved again and
+    rated satisfied."""
+    pm, vol = {"kind": "party_member", "id": "pm-1"}, {"kind": "volunteer", "id": "vol-2"}
+    at = START + timedelta(days=1)
+    steps: list[tuple[float, str, dict[str, object]]] = [
+        (0, "raised", {"grid": "anzhen-jinan-g1", "category": "illegal_parking", "title": "乱停车",
+                       "reporter": {"kind": "rider", "id": "rd-3"}}),
+        (0.1, "acknowledged", {"unit": "anzhen-jinan-g1"}),
+        (0.2, "claimed", {"claimant": pm}), (0.3, "claimed", {"claimant": vol}),
+        (1, "progressed", {"unit": "anzhen-jinan-g1", "claimant": pm}),
+        (3, "resolved", {"unit": "anzhen-jinan-g1", "claimant": pm}),
+        (3.5, "rated", {"satisfied": False}),
+        (4, "resolved", {"unit": "anzhen-jinan-g1"}), (4.5, "rated", {"satisfied": True}),
+    ]
+    out = [INBOUND_TYPES[f"issue.{kind}"].model_validate(
+        {"id": f"people-{n}", "source": "test", "subject": "XS-PEOPLE-1", "type": f"issue.{kind}",
+         "time": (at + timedelta(hours=hours)).isoformat(), "data": data}, strict=False)
+        for n, (hours, kind, data) in enumerate(steps)]
+    # and a claim nobody acts on: it expires after two working days
+    out += [INBOUND_TYPES[f"issue.{kind}"].model_validate(
+        {"id": f"people-2-{kind}", "source": "test", "subject": "XS-PEOPLE-2",
+         "type": f"issue.{kind}", "time": at.isoformat(), "data": data}, strict=False)
+        for kind, data in (("raised", steps[0][2]), ("claimed", {"claimant": vol}))]
+    return out
+
+
 def test_every_trusted_model_has_exactly_its_fields_and_validates_to_itself() -> None:
     rules = load_ruleset(RULES).ruleset
     assert rules is not None
-    events = list(history(rules, START, 400, timedelta(days=21)))
+    events = list(history(rules, START, 400, timedelta(days=21))) + people_history()
+    events.sort(key=lambda e: e.time)
     replayer = Replayer(rules)
     kinds: set[str] = set()
     for decision in replayer.run(events, until=START + timedelta(days=60)):
@@ -40,7 +69,7 @@ def test_every_trusted_model_has_exactly_its_fields_and_validates_to_itself() ->
             _complete(e)
             _complete(e.data)
             if isinstance(e, IssueClosed):
-                for entry in (*e.data.path, *e.data.reports):
+                for entry in (*e.data.path, *e.data.reports, *e.data.claims):
                     _complete(entry)
             again = OUTBOUND_TYPES[e.type].model_validate_json(e.model_dump_json())
             assert again == e

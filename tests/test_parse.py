@@ -44,10 +44,13 @@ DATA: dict[str, dict[str, Any]] = {
     "issue.acknowledged": {"unit": "xs-g01"},
     "issue.whistled": {"unit": "xs-v01", "reason": "needs a digger", "departments": ["transport"]},
     "issue.reported": {"department": "transport"},
-    "issue.progressed": {"unit": "transport", "note": "crew booked for Friday"},
+    "issue.progressed": {"unit": "transport", "note": "crew booked for Friday",
+                         "claimant": {"kind": "party_member", "id": "pm-0042"}},
     "issue.resolved": {"unit": "transport", "note": "filled"},
     "issue.rated": {"satisfied": True, "score": 5, "note": "quick"},
     "issue.withdrawn": {"reason": "fixed by the landlord"},
+    "issue.claimed": {"claimant": {"kind": "rider", "id": "rd-7731"}, "note": "I pass by daily"},
+    "issue.claim_released": {"claimant": {"kind": "rider", "id": "rd-7731"}},
 }
 
 
@@ -261,10 +264,12 @@ def test_each_rejection_has_its_reason_and_a_readable_detail(
 
 def test_every_reason_has_a_case_in_the_table() -> None:
     covered = {p.values[2] for p in REJECTIONS}
-    # unknown_issue, state_quarantined and retired_issue need the table: the processor
-    # decides them (tests/test_processor.py, tests/test_retention.py)
+    # unknown_issue, state_quarantined, retired_issue and the claim reasons need the table:
+    # the processor or the core decides them (tests/test_processor.py, tests/test_retention.py,
+    # tests/test_claims.py)
     assert covered == set(REJECTION_REASONS) - {"unknown_issue", "state_quarantined",
-                                                "retired_issue"}
+                                                "retired_issue", "claim_not_open", "claim_held",
+                                                "claim_not_held", "claim_limit"}
 
 
 def test_the_size_limit_is_a_parameter() -> None:

@@ -1,8 +1,9 @@
 """Golden replays: a scenario's events in, the engine's lifecycle out, compared line by line.
 
 Scenarios live in tests/testdata/replays/scenarios/*.yaml, run on the rules in
-tests/testdata/replays/rules/ with a virtual clock. Run with UPDATE_GOLDENS=1 to rewrite the
-expected files after a deliberate change, then read the diff before committing it.
+tests/testdata/replays/rules/ (or the directory a scenario's ``rules:`` names) with a virtual
+clock. Run with UPDATE_GOLDENS=1 to rewrite the expected files after a deliberate change, then
+read the diff before committing it.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def load_events(path: Path) -> tuple[list[Envelope], datetime]:
 
 
 def lifecycle(path: Path) -> list[str]:
-    result = load_ruleset(HERE / "rules")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    result = load_ruleset(HERE / str(doc.get("rules", "rules")))
     assert result.ruleset is not None, result.errors
     events, until = load_events(path)
     lines: list[str] = []

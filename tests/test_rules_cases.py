@@ -16,7 +16,7 @@ CASES = ROOT / "engine" / "sample" / "cases" / "xishan.yaml"
 def test_the_shipped_cases_pass_on_the_shipped_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "test", str(SAMPLE), str(CASES)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-1] == "12 passed, 0 failed"
+    assert out[-1] == "14 passed, 0 failed"
 
 
 def test_a_mismatch_exits_1_and_says_what_differs(
@@ -53,3 +53,31 @@ def test_a_malformed_case_is_reported_not_raised(
     cases.write_text("cases:\n  - name: no events\n    expect: {rule: x}\n", encoding="utf-8")
     assert main(["rules", "test", str(SAMPLE), str(cases)]) == 1
     assert "bad case: a case needs at least one event" in capsys.readouterr().out
+
+
+def test_claims_and_points_mismatches_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        "cases:\n"
+        "  - name: wrong on purpose\n"
+        "    events:\n"
+        "      - {at: 2026-11-23T09:00:00+08:00, type: raised,\n"
+        "         data: {grid: anzhen-jinan-g1, category: illegal_parking, title: t,\n"
+        "                reporter: {kind: rider, id: rd-1}}}\n"
+        "      - {at: 2026-11-23T09:01:00+08:00, type: claimed,\n"
+        "         data: {claimant: {kind: volunteer, id: v-1}}}\n"
+        "      - {at: 2026-11-23T09:05:00+08:00, type: resolved, data: {unit: anzhen-jinan-g1}}\n"
+        "    expect:\n"
+        "      claims: [expired]\n"
+        "      points: {rider:rd-1: 4}\n",
+        encoding="utf-8",
+    )
+    assert main(["rules", "test", str(SAMPLE), str(cases)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "FAIL wrong on purpose",
+        "       claims: expected ['expired'], got ['held']",
+        "       points: expected {rider:rd-1: 4}, got {rider:rd-1: 5, volunteer:v-1: 3}",
+        "0 passed, 1 failed",
+    ]

@@ -420,7 +420,7 @@ def test_required_sections_unknown_sections_and_empty_files(tmp_path: Path) -> N
         f'{tmp_path}: no file defines "org"',
         f'{tmp_path}: no file defines "rules"',
         f'{tmp_path / "b.yml"}:1:1: unknown section "rule" (expected one of: org, calendars, '
-        "categories, routes, defaults, rules)",
+        "categories, routes, defaults, rules, claims, points)",
     ]
     assert result.warnings == (f"{tmp_path / 'a.yaml'}: empty file",)
     assert len(result.files) == 2

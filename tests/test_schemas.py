@@ -14,7 +14,8 @@ from engine.domain.parse import Rejected, RejectedRecord, parse
 from engine.schemas_export import SCHEMA_DIR, drift, main, render, write
 from tests.test_parse import EXAMPLES, encode, event
 
-TOPICS = {"issues.events", "issues.lifecycle", "issues.closed", "issues.rejected"}
+TOPICS = {"issues.events", "issues.lifecycle", "issues.closed", "issues.rejected",
+          "points.ledger"}
 
 
 def test_checked_in_schemas_match_the_models() -> None:
@@ -90,7 +91,7 @@ def _pointer(doc: Any, pointer: str) -> Any:
     return doc
 
 
-def test_asyncapi_is_3_0_and_names_the_four_public_topics() -> None:
+def test_asyncapi_is_3_0_and_names_the_five_public_topics() -> None:
     doc = _asyncapi()
     assert doc["asyncapi"].startswith("3.0")
     assert {c["address"] for c in doc["channels"].values()} == TOPICS
@@ -122,6 +123,7 @@ def test_asyncapi_operations_send_inbound_and_receive_the_rest() -> None:
         "issues.lifecycle": "receive",
         "issues.closed": "receive",
         "issues.rejected": "receive",
+        "points.ledger": "receive",
     }
 
 

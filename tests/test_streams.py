@@ -39,3 +39,24 @@ def test_one_line_per_record() -> None:
     assert render.line(json.dumps(rejected).encode()) == "REJECTED invalid_json: line 1"
     assert render.line(b"\xffnot json") == "\ufffdnot json"
     assert render.describe(ASSIGNED, ZoneInfo("UTC")).endswith("@ v1)")
+
+
+def test_claims_and_points_read_as_sentences() -> None:
+    from zoneinfo import ZoneInfo
+
+    from tests.people import PM, RIDER, Issue
+
+    i = Issue()
+    i.raise_(reporter=RIDER)
+    i.fact("acknowledged", 2, unit="jinan-g1")
+    i.fact("claimed", 3, claimant=PM)
+    i.fact("claimed", 4, claimant={"kind": "volunteer", "id": "v-1"})
+    i.fact("progressed", 60, unit="jinan-g1", claimant=PM)
+    i.fact("resolved", 100, unit="jinan-g1", claimant=PM)
+    i.fact("rated", 110, satisfied=False)
+    tz = ZoneInfo("Asia/Shanghai")
+    said = [render.describe(json.loads(e.model_dump_json()), tz) for e in i.emitted()]
+    assert "claim of volunteer v-1 expired at 2026-11-23 10:34:00 (no act since " \
+           "2026-11-23 09:04:00)" in said
+    assert "5 points awarded to rider rd-0003 (rule rider)" in said
+    assert "5 points reversed (reopened) for rider rd-0003 (rule rider)" in said

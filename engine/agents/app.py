@@ -64,7 +64,7 @@ class Engine:
 
     def all_topics(self) -> list[str]:
         t = self.topics
-        return [t.events, t.lifecycle, t.closed, t.rejected, t.ticks, self.changelog]
+        return [t.events, t.lifecycle, t.closed, t.rejected, t.ticks, self.changelog, t.points]
 
 
 def faust_broker_settings(settings: Settings) -> dict[str, Any]:

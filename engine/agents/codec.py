@@ -67,6 +67,12 @@ Version history (the real bytes of each are in ``tests/testdata/states/``):
 
 * **v4** (this code): the header ``h``. Upcaster 3 -> 4 changes only ``v``: ``h`` is optional,
   and a value without it is decoded whole by the scan (and gets one at its next write).
+  Since issue 12 the state also has ``reporter``, ``claims`` and ``awards`` (and deadlines of
+  kind ``claim``), ``issue.closed`` a ``claims`` list, and an outbox may hold
+  ``issue.claim_expired`` and ``points.*`` events: all optional with defaults, so every v4
+  value written before reads unchanged (``v4-lifecycle.jsonl``) and no new version was needed.
+  A value written with them is not readable by a worker from before issue 12 (extra fields are
+  refused): roll forward, not back.
 
 The rule for the next change to anything a stored value holds (``IssueState`` or the models in
 it, the outbound events, this envelope): bump :data:`FORMAT_VERSION`, add the upcaster from the

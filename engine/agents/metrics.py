@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as PromCounter
 
 from engine.domain.decision import Count
-from engine.domain.events import IssueClosed, IssueEscalated, IssueOverdue, IssueReopened
+from engine.domain.events import (
+    ClaimantKind,
+    IssueClosed,
+    IssueEscalated,
+    IssueOverdue,
+    IssueReopened,
+    ReporterKind,
+)
 from engine.domain.parse import REJECTION_REASONS
-from engine.domain.ruleset import LEVELS, OrgRegistry
+from engine.domain.ruleset import LEVELS, OrgRegistry, PointRule
 from engine.domain.state import IssueState
 
 RESOLUTION_BUCKETS = (
@@ -88,6 +95,15 @@ class Metrics:
                 "closed_level", "outcome", "on_time", "street"),
             "whistle_ratings_total": counter(
                 "whistle_ratings_total", "Residents' ratings.", "satisfied", "street"),
+            "whistle_claims_total": counter(
+                "whistle_claims_total", "Claims (认领) by claimant kind and what became of them "
+                "(claimed; then released, expired, or held at closure).", "kind", "outcome"),
+            "whistle_points_awarded_total": counter(
+                "whistle_points_awarded_total", "Points awarded, by person kind and point rule.",
+                "kind", "rule"),
+            "whistle_points_reversed_total": counter(
+                "whistle_points_reversed_total", "Points reversed (reopened or withdrawn), by "
+                "person kind and point rule.", "kind", "rule"),
             "whistle_issue_resolution_seconds": Histogram(
                 "whistle_issue_resolution_seconds", "Raised to closed, for resolved issues.",
                 ["closed_level"], buckets=RESOLUTION_BUCKETS, registry=r),
@@ -156,7 +172,8 @@ class Metrics:
         self._overdue: dict[int, Counter[Unit]] = {}
         self._overdue_keys: set[Unit] = set()  # the gauge's series ever set above 0
 
-    def init_series(self, registry: OrgRegistry, categories: Iterable[str] = ()) -> None:
+    def init_series(self, registry: OrgRegistry, categories: Iterable[str] = (),
+                    point_rules: Iterable[PointRule] = ()) -> None:
         """Create every bounded label combination at 0 before anything happens.
 
         A series that first appears at its first increment makes Prometheus's ``increase()``
@@ -164,6 +181,16 @@ class Metrics:
         scrape keep ratios of increases exact (the report rate, response rate, ...).
         """
         f = self.families
+        for kind in get_args(ClaimantKind):
+            for outcome in ("claimed", "released", "expired", "held"):
+                f["whistle_claims_total"].labels(kind=kind, outcome=outcome)
+        for rule in point_rules:
+            kinds = rule.kinds or (get_args(ClaimantKind) if rule.role == "claimant"
+                                   else get_args(ReporterKind))
+            for kind in kinds:
+                f["whistle_points_awarded_total"].labels(kind=kind, rule=rule.id)
+                if rule.on == "resolved":
+                    f["whistle_points_reversed_total"].labels(kind=kind, rule=rule.id)
         outcomes = ("on_time", "late", "missed")
         for dept in registry.departments:
             for outcome in outcomes:

@@ -43,7 +43,7 @@ from engine.agents.store import IssueStore, Quarantined, Retired, TickRecord
 from engine.agents.topics import Topics
 from engine.domain.decide import decide, event_key
 from engine.domain.decision import Decision
-from engine.domain.events import DeadlineReached, IssueClosed, OutboundEvent
+from engine.domain.events import LEDGER_TYPES, DeadlineReached, IssueClosed, OutboundEvent
 from engine.domain.parse import (
     MAX_DETAIL,
     Accepted,
@@ -65,6 +65,15 @@ DECISION_REJECTIONS: dict[str, tuple[RejectionReason, str]] = {
     "unknown_grid": ("unknown_grid", "data.grid is not in the org registry"),
     "unknown_issue": ("unknown_issue",
                       "a fact for an issue that was never raised (no issue.raised seen)"),
+    "claim_not_open": ("claim_not_open",
+                       "the issue is closed, or resolved and awaiting its rating: it takes no "
+                       "new claims"),
+    "claim_held": ("claim_held", "data.claimant already holds a claim on this issue"),
+    "claim_not_held": ("claim_not_held",
+                       "data.claimant holds no claim on this issue (never claimed, released or "
+                       "expired)"),
+    "claim_limit": ("claim_limit",
+                    "the issue already has as many claims as the rules allow (claims.max_active)"),
 }
 RESERVED = "\x00"  # store keys of the engine's own records (tick records) start with it
 MAX_REJECTED_VALUE = 128 * 1024  # bytes of an original value copied into issues.rejected
@@ -434,6 +443,9 @@ class IssueProcessor:
         for e in events:
             body = encoded[id(e)] = e.__pydantic_serializer__.to_json(e)
             key = e.subject.encode()
+            if e.type in LEDGER_TYPES:  # points.awarded / points.reversed: the ledger only
+                out.append(Record(self.topics.points, key, body))
+                continue
             out.append(Record(self.topics.lifecycle, key, body))
             if isinstance(e, IssueClosed):
                 out.append(Record(self.topics.closed, key, body))

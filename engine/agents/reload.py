@@ -50,7 +50,7 @@ class RulesHolder:
         self._lock = threading.Lock()
         self._seen = fingerprint(directory)
         metrics.set_rules_version(ruleset.version)
-        metrics.init_series(ruleset.registry, ruleset.categories)
+        metrics.init_series(ruleset.registry, ruleset.categories, ruleset.points)
 
     def current(self) -> Ruleset:
         return self._ruleset
@@ -70,7 +70,7 @@ class RulesHolder:
             self._ruleset = new  # one assignment: each decision reads the holder once
             self.metrics.rules_reloads.labels(result="success").inc()
             self.metrics.set_rules_version(new.version)
-            self.metrics.init_series(new.registry, new.categories)
+            self.metrics.init_series(new.registry, new.categories, new.points)
             for warning in result.warnings:
                 log.warning("rules warning", detail=warning)
             log.info("rules reloaded", trigger=trigger, version=new.version, changed=changed)

@@ -26,6 +26,7 @@ class Topics:
     closed: str = "issues.closed"
     rejected: str = "issues.rejected"
     ticks: str = "whistle.ticks"
+    points: str = "points.ledger"  # points.awarded / points.reversed (docs/points.md)
 
     @classmethod
     def with_prefix(cls, prefix: str) -> Topics:

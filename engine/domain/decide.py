@@ -21,11 +21,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from sys import intern
 
+from engine.domain import claims
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
 from engine.domain.events import DeadlineReached, Envelope, IssueRaised
 from engine.domain.fast import defaults_of, make, replace
 from engine.domain.lifecycle import apply, enter, fire_due, retime
+from engine.domain.people import ACT_TYPES, CLAIM_TYPES, moved
+from engine.domain.people import apply as apply_people
 from engine.domain.ruleset import Facts, Rule, Ruleset
 from engine.domain.state import IssueState
 
@@ -72,9 +75,16 @@ def decide(
         draft = _draft(state, rules)
         if follow:
             _follow(draft, now)
+            claims.sync(draft, now)
         fire_due(draft, now)
         return _done(draft, key, "accepted", "")
+    # claims and acts are checked (a set lookup; an act only when it names a claimant)
+    kind = type(event)
+    people = kind in CLAIM_TYPES or (
+        kind in ACT_TYPES and event.data.claimant is not None)  # type: ignore[attr-defined]  # ACT_TYPES have it
     if state.status == "closed":
+        if people and (refused := claims.check(state, event, rules)):
+            return Decision("rejected", None, (), (), refused)
         return _unfit(state, key, "closed")
     assert isinstance(event, Envelope)
     draft = _draft(state, rules)
@@ -84,8 +94,22 @@ def decide(
     first = now if now < at else at
     if follow:
         _follow(draft, first)
+        claims.sync(draft, first)
     fire_due(draft, first - _TICK)  # due strictly before the fact; exactly at the limit is on time
-    reason = apply(draft, event, at)
+    if people:
+        refused = claims.check(draft.state, event, rules)
+        if refused:  # a bad claim changes nothing (what fired before it fires again on the
+            # next tick); the shell rejects it with the reason
+            return Decision("rejected", None, (), (), refused)
+        reason = apply_people(draft, event, at)
+    else:
+        before = draft.state.status
+        reason = apply(draft, event, at)
+        s = draft.state
+        if s.reporter or s.claims:  # someone points could go to, or claims to put back
+            if not reason and s.status != before:
+                moved(draft, before, at)
+            claims.sync(draft, at)
     return _done(draft, key, "unfit" if reason else "accepted", reason)
 
 
@@ -154,6 +178,9 @@ def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:
         "rules_version": rules.version, "level": rule.ladder[0].level, "units": (),
         "entered_at": at, "entry_reason": "raised", "resolve_by": at,
     })
+    who = data.reporter
+    if who is not None and who.id is not None:  # a reporter points can go to (docs/points.md)
+        state.__dict__["reporter"] = (who.kind, who.id)
     draft = Draft(state, rules, rule, 1, own=True)
     draft.count("whistle_issues_raised_total", (("street", village.street), ("category", category)))
     enter(draft, 0, at, "raised")

@@ -20,6 +20,9 @@ Family = Literal[
     "whistle_ratings_total",
     "whistle_issues_closed_total",
     "whistle_issue_resolution_seconds",
+    "whistle_claims_total",
+    "whistle_points_awarded_total",
+    "whistle_points_reversed_total",
 ]
 FAMILIES: tuple[Family, ...] = get_args(Family)
 

@@ -25,6 +25,9 @@ ReporterKind = Literal["resident", "grid_worker", "party_member", "volunteer", "
 LimitKind = Literal["respond", "resolve", "report", "progress"]
 EscalationReason = Literal["whistle", "respond_overdue", "resolve_overdue", "reopened_too_often"]
 ReportOutcome = Literal["on_time", "late", "missed"]
+# People who claim (认领) an issue to help with it; a subset of the reporter kinds (docs/claims.md)
+ClaimantKind = Literal["party_member", "volunteer", "rider", "grid_worker", "resident"]
+ClaimOutcome = Literal["released", "expired", "held"]
 
 
 class Data(BaseModel):
@@ -50,6 +53,13 @@ class Envelope(BaseModel):
 class Reporter(Data):
     kind: ReporterKind
     id: Id | None = None
+
+
+class Claimant(Data):
+    """Who claims an issue: a kind and an opaque id (never a name or a phone number)."""
+
+    kind: ClaimantKind
+    id: Id
 
 
 class Location(Data):
@@ -86,10 +96,22 @@ class ReportedData(Data):
 class ProgressedData(Data):
     unit: Id
     note: Text = ""
+    claimant: Claimant | None = None  # the claimant whose work this is: their claim's act
 
 
 class ResolvedData(Data):
     unit: Id
+    note: Text = ""
+    claimant: Claimant | None = None  # the claimant whose work this is: their claim's act
+
+
+class ClaimedData(Data):
+    claimant: Claimant
+    note: Text = ""
+
+
+class ClaimReleasedData(Data):
+    claimant: Claimant
     note: Text = ""
 
 
@@ -143,6 +165,16 @@ class IssueWithdrawn(Envelope):
     data: WithdrawnData
 
 
+class IssueClaimed(Envelope):
+    type: Literal["issue.claimed"] = "issue.claimed"
+    data: ClaimedData
+
+
+class IssueClaimReleased(Envelope):
+    type: Literal["issue.claim_released"] = "issue.claim_released"
+    data: ClaimReleasedData
+
+
 InboundEvent = Annotated[
     IssueRaised
     | IssueAcknowledged
@@ -151,7 +183,9 @@ InboundEvent = Annotated[
     | IssueProgressed
     | IssueResolved
     | IssueRated
-    | IssueWithdrawn,
+    | IssueWithdrawn
+    | IssueClaimed
+    | IssueClaimReleased,
     Field(discriminator="type"),
 ]
 
@@ -166,6 +200,8 @@ INBOUND_TYPES: dict[str, type[Envelope]] = {
         IssueResolved,
         IssueRated,
         IssueWithdrawn,
+        IssueClaimed,
+        IssueClaimReleased,
     )
 }
 
@@ -246,6 +282,55 @@ class ReportRecord(Data):
     outcome: ReportOutcome | None = None
 
 
+class ClaimRecord(Data):
+    """A claim on the issue as it ended: released, expired, or held until the issue closed."""
+
+    claimant: Claimant
+    claimed_at: datetime
+    acted_at: datetime | None = None  # the claimant's last act (see docs/claims.md)
+    released_at: datetime | None = None
+    expired_at: datetime | None = None
+    outcome: ClaimOutcome
+
+
+class ClaimExpiredData(OutData):
+    claimant: Claimant
+    claimed_at: datetime
+    acted_at: datetime | None = None
+    expired_at: datetime
+    rule: str
+
+
+class Person(Data):
+    """Whom points are for: a kind and an opaque id."""
+
+    kind: ReporterKind
+    id: Id
+
+
+class PointsAwardedData(OutData):
+    award_id: str  # the envelope's id, repeated: what a reversal names
+    issue_id: str
+    rule: str  # the point rule's id
+    person: Person
+    role: Literal["reporter", "claimant"]
+    points: Annotated[int, Field(ge=1)]
+    on: Literal["resolved", "satisfied"]
+    category: str
+    severity: Severity
+    street: str
+
+
+class PointsReversedData(OutData):
+    award_id: str  # the reversed award's event id
+    issue_id: str
+    rule: str
+    person: Person
+    role: Literal["reporter", "claimant"]
+    points: Annotated[int, Field(ge=1)]  # as awarded: a consumer subtracts them
+    reason: Literal["reopened", "withdrawn"]
+
+
 class ClosedData(OutData):
     outcome: Literal["resolved", "withdrawn"]
     satisfied: bool | None
@@ -267,6 +352,7 @@ class ClosedData(OutData):
     reopens: int
     rule: str
     rules_version: str
+    claims: tuple[ClaimRecord, ...] = ()
 
 
 class Outbound(Envelope):
@@ -305,10 +391,31 @@ class IssueClosed(Outbound):
     data: ClosedData
 
 
+class IssueClaimExpired(Outbound):
+    type: Literal["issue.claim_expired"] = "issue.claim_expired"
+    data: ClaimExpiredData
+
+
+class PointsAwarded(Outbound):
+    """On ``points.ledger``, not ``issues.lifecycle``; ``id`` is deterministic (docs/points.md)."""
+
+    type: Literal["points.awarded"] = "points.awarded"
+    data: PointsAwardedData
+
+
+class PointsReversed(Outbound):
+    """On ``points.ledger``: takes back the award ``data.award_id`` names."""
+
+    type: Literal["points.reversed"] = "points.reversed"
+    data: PointsReversedData
+
+
 OutboundEvent = Annotated[
-    IssueAssigned | IssueEscalated | IssueWarning | IssueOverdue | IssueReopened | IssueClosed,
+    IssueAssigned | IssueEscalated | IssueWarning | IssueOverdue | IssueReopened | IssueClosed
+    | IssueClaimExpired | PointsAwarded | PointsReversed,
     Field(discriminator="type"),
 ]
+LEDGER_TYPES = frozenset(("points.awarded", "points.reversed"))
 
 OUTBOUND_TYPES: dict[str, type[Outbound]] = {
     cls.model_fields["type"].default: cls
@@ -319,5 +426,8 @@ OUTBOUND_TYPES: dict[str, type[Outbound]] = {
         IssueOverdue,
         IssueReopened,
         IssueClosed,
+        IssueClaimExpired,
+        PointsAwarded,
+        PointsReversed,
     )
 }

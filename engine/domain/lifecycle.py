@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from operator import attrgetter
 
+from engine.domain import claims, points
 from engine.domain.calendar import Limit
 from engine.domain.draft import Draft
 from engine.domain.events import (
@@ -457,10 +458,15 @@ def fire_due(draft: Draft, now: datetime) -> None:
             return
         values["deadlines"] = deadlines[:at] + deadlines[at + 1 :]
         fire(draft, first)
+        if values["claims"]:  # a move replaced the deadlines: the claims' go back
+            claims.sync(draft, first.due)
 
 
 def fire(draft: Draft, d: Deadline) -> None:
     s = draft.state
+    if d.kind == "claim":
+        claims.expire(draft, d)
+        return
     if d.kind == "rating":
         close(draft, d.due, "resolved", None)
         return
@@ -541,9 +547,14 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
             "breaches": s.breaches, "on_time": on_time, "street": s.street, "village": s.village,
             "grid": s.grid, "category": s.category, "severity": s.severity, "whistles": s.whistles,
             "reopens": s.reopens, "rule": s.rule, "rules_version": s.rules_version,
+            "claims": claims.records(s) if s.claims else (),
         }),
         at,
     )
+    if s.claims:
+        claims.held_at_close(draft)
+    if s.awards or (satisfied and (s.reporter or s.claims) and draft.rules.points):
+        points.on_closed(draft, at, outcome, satisfied)
     draft.count("whistle_issues_closed_total", (
         ("closed_level", s.level), ("outcome", outcome), ("street", s.street),
         ("on_time", "true" if on_time else "false")))

@@ -48,6 +48,10 @@ RejectionReason = Literal[
     "unknown_issue",
     "state_quarantined",  # the engine cannot decode the issue's stored state (see the shell)
     "retired_issue",  # the issue closed long ago and its state retired (see the shell)
+    "claim_not_open",  # claims (docs/claims.md): the issue is closed (or awaits its rating)
+    "claim_held",  # the claimant already holds a claim on the issue
+    "claim_not_held",  # a release, or an act, by a claimant who holds no claim on the issue
+    "claim_limit",  # the issue has as many claims as the rules allow
 ]
 REJECTION_REASONS: tuple[str, ...] = get_args(RejectionReason)
 

@@ -147,6 +147,43 @@ class Closing(Frozen):
     max_reopens: int = 1
 
 
+class ClaimRules(Frozen):
+    """How long a claim holds without an act by its claimant, and how many may be held at once."""
+
+    expire_after: Limit
+    by_rule: dict[str, Limit] = {}  # escalation rule id -> its own expiry
+    max_active: int = 8
+
+    def expiry(self, rule: str) -> Limit:
+        return self.by_rule.get(rule) or self.expire_after
+
+
+DEFAULT_CLAIMS = ClaimRules(expire_after=Limit(amount=3, unit="days", text="3d"))
+
+PointRole = Literal["reporter", "claimant"]
+PointTiming = Literal["resolved", "satisfied"]
+
+
+class PointRule(Frozen):
+    """Points for a person of ``role`` when an issue matching the filters is resolved (reversed
+    if it reopens or is withdrawn) or closes with a satisfied rating (final). Empty filter: any.
+    For each person and timing the first matching point rule awards (docs/points.md)."""
+
+    id: str
+    role: PointRole
+    on: PointTiming = "resolved"
+    points: int
+    kinds: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+
+    def applies(self, role: str, on: str, kind: str, category: str, severity: str) -> bool:
+        return (self.role == role and self.on == on
+                and (not self.kinds or kind in self.kinds)
+                and (not self.categories or category in self.categories)
+                and (not self.severities or severity in self.severities))
+
+
 class Rule(Frozen):
     id: str
     description: str = ""
@@ -174,6 +211,8 @@ class Ruleset(Frozen):
     rules: tuple[Rule, ...]
     routes: dict[str, Route]  # by category; key "default" is the fallback
     categories: dict[str, str] = {}  # known category id -> display name
+    claims: ClaimRules = DEFAULT_CLAIMS  # the ``claims`` section, or these defaults
+    points: tuple[PointRule, ...] = ()
 
     def match(self, facts: Facts) -> Rule:
         for rule in self.rules:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.domain.events import ReportOutcome, Severity
 from engine.domain.ruleset import Level
 
-DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating"]
+DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating", "claim"]
 Status = Literal["open", "resolved", "closed"]
 
 
@@ -57,6 +57,42 @@ class ReportDue(NamedTuple):
     outcome: ReportOutcome | None = None
 
 
+class Claim(NamedTuple):
+    """A claim (认领) on the issue: who, since when, their last act, and how it ended.
+
+    ``expires_at`` is the armed expiry (its deadline, kind ``claim``, has token ``token``);
+    None while the claim's clock is stopped (the issue awaits its rating) or once it ended.
+    """
+
+    kind: str
+    id: str
+    claimed_at: datetime
+    acted_at: datetime | None = None
+    expires_at: datetime | None = None
+    token: int = 0
+    released_at: datetime | None = None
+    expired_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None and self.expired_at is None
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+class Award(NamedTuple):
+    """Points awarded for the issue that a reopening or a withdrawal would take back."""
+
+    event_id: str
+    rule: str
+    role: str  # reporter | claimant
+    kind: str
+    id: str
+    points: int
+
+
 class IssueState(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -93,6 +129,12 @@ class IssueState(BaseModel):
     unfit: int = 0
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+
+    # people (docs/claims.md, docs/points.md): the reporter, when the raise named one with an id
+    # (kind, id); the claims made; the points awarded that could still be reversed
+    reporter: tuple[str, str] | None = None
+    claims: tuple[Claim, ...] = ()
+    awards: tuple[Award, ...] = ()
 
     # idempotence: the inbound event keys seen, and the key of the last trigger applied (a
     # deadline's, which is not among ``seen``). What a trigger produced is not kept here: the

@@ -21,6 +21,8 @@ case states are checked, and each mismatch is reported as ``case: field: expecte
           path: [grid]                      # levels left so far, in order
           outcome: resolved                 # only for closed issues
           lifecycle: [assigned, warning, overdue, escalated, assigned]
+          claims: [held, expired]           # each claim's outcome, in claim order
+          points: {rider:rd-1: 5}           # net points per person (kind:id), ledger events
 """
 
 from __future__ import annotations
@@ -32,12 +34,19 @@ from typing import Any
 
 import yaml
 
-from engine.domain.events import INBOUND_TYPES, Envelope, IssueAssigned, IssueClosed
+from engine.domain.events import (
+    INBOUND_TYPES,
+    Envelope,
+    IssueAssigned,
+    IssueClosed,
+    PointsAwarded,
+    PointsReversed,
+)
 from engine.domain.replay import Replayer
 from engine.domain.ruleset import Ruleset
 
 EXPECTATIONS = ("rule", "ladder", "respond_by", "resolve_by", "report_by", "level", "status",
-                "path", "outcome", "satisfied", "lifecycle", "units")
+                "path", "outcome", "satisfied", "lifecycle", "units", "claims", "points")
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,11 @@ def run_case(rules: Ruleset, case: dict[str, Any], n: int) -> CaseResult:
         "path": [p.level for p in state.path] if state else None,
         "outcome": closed.data.outcome if closed else None,
         "satisfied": closed.data.satisfied if closed else None,
-        "lifecycle": [e.type.removeprefix("issue.") for e in emitted],
+        "lifecycle": [e.type.removeprefix("issue.") for e in emitted
+                      if not e.type.startswith("points.")],
+        "claims": [("released" if c.released_at else "expired" if c.expired_at else "held")
+                   for c in state.claims] if state else None,
+        "points": _points(emitted),
     }
     problems = []
     for key, want in expect.items():
@@ -116,6 +129,16 @@ def run_case(rules: Ruleset, case: dict[str, Any], n: int) -> CaseResult:
                 got = got.astimezone(want.tzinfo)  # shown in the case's own offset
             problems.append(f"{key}: expected {_show(want)}, got {_show(got)}")
     return CaseResult(name, tuple(problems))
+
+
+def _points(emitted: list[Any]) -> dict[str, int]:
+    net: dict[str, int] = {}
+    for e in emitted:
+        if isinstance(e, PointsAwarded | PointsReversed):
+            key = f"{e.data.person.kind}:{e.data.person.id}"
+            sign = 1 if isinstance(e, PointsAwarded) else -1
+            net[key] = net.get(key, 0) + sign * e.data.points
+    return net
 
 
 def _same(want: Any, got: Any) -> bool:

@@ -40,6 +40,7 @@ from engine.domain.ruleset import (
 from engine.rules.calendar_section import CalendarSpec, data_warning, parse_calendars
 from engine.rules.durations import parse_duration
 from engine.rules.errors import Mark, Problems, RuleError, unknown
+from engine.rules.people_section import PeopleSpec, check_people, parse_claims, parse_points
 from engine.rules.rule_section import (
     ClosingSpec,
     DefaultsSpec,
@@ -61,7 +62,7 @@ from engine.rules.yamlpos import Map, YNode, describe, load_yaml
 
 T = TypeVar("T")
 
-SECTIONS = ("org", "calendars", "categories", "routes", "defaults", "rules")
+SECTIONS = ("org", "calendars", "categories", "routes", "defaults", "rules", "claims", "points")
 REQUIRED_SECTIONS = ("org", "rules")
 SUFFIXES = (".yaml", ".yml")
 #: A China calendar whose holiday data ends within this many days is worth a warning.
@@ -104,6 +105,8 @@ class _Parsed:
     defaults: DefaultsSpec = field(default_factory=DefaultsSpec)
     rules: list[RuleSpec] = field(default_factory=list)
     rules_unreadable: bool = False  # a rules section was not a list: its rules are unknown
+    people: PeopleSpec = field(default_factory=PeopleSpec)  # claims and points
+    unreadable: bool = False  # a file could not be parsed (its rules are unknown)
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,7 @@ def _parse(sections: _Sections, r: Reader, where: Mark) -> _Parsed:
         for name in REQUIRED_SECTIONS:
             if name not in found:
                 r.error(where, f'no file defines "{name}"')
+    parsed.unreadable = sections.unreadable
     if sections.unreadable:
         # A file that could not be parsed may hold any section: checks against a section that
         # was not found are skipped rather than reporting everything it defines as unknown.
@@ -218,6 +222,10 @@ def _parse(sections: _Sections, r: Reader, where: Mark) -> _Parsed:
         parsed.routes = parse_routes(sections.first["routes"][1], r)
     if "defaults" in sections.first:
         parsed.defaults = parse_defaults(sections.first["defaults"][1], r)
+    if "claims" in sections.first:
+        parsed.people.claims = parse_claims(sections.first["claims"][1], r)
+    if "points" in sections.first:
+        parsed.people.points = parse_points(sections.first["points"][1], r)
     for _, node in sections.rules:
         rules = parse_rules(node, r)
         parsed.rules.extend(rules or ())
@@ -302,6 +310,9 @@ def _check_references(parsed: _Parsed, r: Reader) -> None:
             if first != rule.id.mark:
                 r.error(rule.id.mark, f'duplicate rule id "{rule.id.name}" (first at '
                                       f"{first.short(rule.id.mark.file)})")
+    complete = not (parsed.rules_unreadable or parsed.unreadable) and all(
+        rule.id is not None for rule in parsed.rules)
+    check_people(parsed.people, set(rule_ids) if complete else None, categories, r, unknown)
 
 
 # --- stage 4: graph checks -------------------------------------------------------------------
@@ -400,6 +411,8 @@ def _compile(parsed: _Parsed, settings: list[_Settings], version: str) -> Rulese
         rules=tuple(rules),
         routes={r.category.name: _built(r.route, r.category.mark) for r in parsed.routes or ()},
         categories={k: ref.name for k, ref in (parsed.categories or {}).items()},
+        claims=_built(parsed.people.claims.rules, Mark("claims")),
+        points=tuple(_built(p.rule, Mark("points")) for p in parsed.people.points),
     )
 
 

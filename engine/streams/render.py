@@ -43,9 +43,21 @@ def describe(e: dict[str, Any], tz: ZoneInfo) -> str:
     if kind == "closed":
         sat = {True: "satisfied", False: "unsatisfied", None: "unrated"}[d.get("satisfied")]
         reports = ", ".join(f"{r['department']} {r['outcome']}" for r in d.get("reports", []))
+        claims = ", ".join(f"{c['claimant']['kind']} {c['outcome']}" for c in d.get("claims", []))
         return (f"closed: {d.get('outcome')} at {d.get('closed_level')}, {sat}, "
                 f"{d.get('breaches')} missed limit(s), on time {d.get('on_time')}"
-                + (f"; reports: {reports}" if reports else ""))
+                + (f"; reports: {reports}" if reports else "")
+                + (f"; claims: {claims}" if claims else ""))
+    if kind == "claim_expired":
+        c = d.get("claimant") or {}
+        since = when(d.get("acted_at") or d.get("claimed_at"), tz)
+        return (f"claim of {c.get('kind')} {c.get('id')} expired at "
+                f"{when(d.get('expired_at'), tz)} (no act since {since})")
+    if kind in ("points.awarded", "points.reversed"):
+        p = d.get("person") or {}
+        verb = "awarded to" if kind == "points.awarded" else f"reversed ({d.get('reason')}) for"
+        return (f"{d.get('points')} points {verb} {p.get('kind')} {p.get('id')} "
+                f"(rule {d.get('rule')})")
     return kind
 
 

@@ -115,7 +115,8 @@ class Lane:
         self.workers: list[Worker] = []
         self.env: dict[str, str] = {}  # settings every worker of the lane gets
         self.producer = KafkaProducer(bootstrap_servers=[broker.url], linger_ms=5)
-        self.out: dict[str, list[dict[str, Any]]] = {"lifecycle": [], "closed": [], "rejected": []}
+        self.out: dict[str, list[dict[str, Any]]] = {"lifecycle": [], "closed": [], "rejected": [],
+                                                     "points": []}
         self._stop = threading.Event()
         self._n = 0
         self._thread: threading.Thread | None = None
@@ -130,7 +131,7 @@ class Lane:
         from kafka import KafkaConsumer
 
         names = {self.topics.lifecycle: "lifecycle", self.topics.closed: "closed",
-                 self.topics.rejected: "rejected"}
+                 self.topics.rejected: "rejected", self.topics.points: "points"}
         consumer = KafkaConsumer(*names, bootstrap_servers=[self.broker.url], group_id=None,
                                  auto_offset_reset="earliest", consumer_timeout_ms=200)
 

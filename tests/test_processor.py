@@ -343,3 +343,28 @@ def test_a_huge_rejected_value_is_cut_and_points_to_the_original() -> None:
     (rejected,) = sink.on("issues.rejected")
     assert len(json.dumps(rejected)) < 1_000_000
     assert rejected["offset"] == 42 and "of 1048576 bytes, sha256 " in rejected["detail"]
+
+
+def test_deadlines_past_the_calendar_data_are_counted_each_and_logged_once(
+        capsys: Any) -> None:
+    from engine.agents import logs
+    from engine.agents.settings import SAMPLE_RULES
+    from engine.rules.loader import load_ruleset
+
+    logs.configure("warning")
+    rules = load_ruleset(SAMPLE_RULES).ruleset
+    assert rules is not None
+    metrics = Metrics()
+    proc = IssueProcessor(rules=lambda: rules, store=IssueStore({}), metrics=metrics,
+                          clock=FixedClock(T0), index=DeadlineIndex(), topics=Topics())
+    at = datetime(2026, 12, 31, 16, 0, tzinfo=T0.tzinfo)  # working-time limits reach 2027
+    for n, issue in enumerate(("W1", "W2", "W3")):
+        proc.on_event(msg(cloud("raised", issue, at, n, grid="anzhen-c01-g1",
+                                category="illegal_parking", title="t"), key=issue.encode(),
+                          offset=n), at)
+    proc.finish()
+    counted = metrics.registry.get_sample_value("whistle_deadlines_beyond_data_total")
+    logged = [line for line in capsys.readouterr().err.splitlines()
+              if "calendar data exhausted" in line]
+    assert counted is not None and counted >= 3  # every issue's deadlines reach past 2026-12-31
+    assert len(logged) == 1 and "2027" in logged[0] and "once" in logged[0]

@@ -124,6 +124,11 @@ class Metrics:
             "whistle_delivery_failures_total",
             "Batches whose records were not all delivered (each is sent again, or the worker "
             "stops without committing it).")
+        self.beyond_data = counter(
+            "whistle_deadlines_beyond_data_total",
+            "Deadlines computed past a calendar's known holiday data (counted by law and "
+            "estimated there; make-up working days unknown). The worker logs the warning once "
+            "per calendar and years; this counts every one.")
         self.state_quarantined = counter(
             "whistle_state_quarantined_total",
             "Stored issue states this version cannot decode (kept as they are; the issue's "

@@ -142,6 +142,7 @@ class IssueProcessor:
         self.assigned: set[int] = set()
         self.batch = Batch()
         self.consumed = 0  # inbound messages handled since start (``/debug/progress``)
+        self._warned: set[str] = set()  # calendar warnings logged (``_calendar_warning``)
 
     # --- batches ----------------------------------------------------------------------------
 
@@ -433,9 +434,25 @@ class IssueProcessor:
         if state.version != getattr(before, "version", None):
             self.index.arm(partition, state)
         for warning in decision.warnings:
-            log.warning("calendar data exhausted", issue_id=issue_id, detail=warning)
+            self._calendar_warning(issue_id, warning)
         if decision.result == "unfit":
             log.debug("event did not fit", issue_id=issue_id, reason=decision.reason)
+
+    def _calendar_warning(self, issue_id: str, warning: str) -> None:
+        """A deadline past its calendar's known holiday data: counted every time, logged once
+        per calendar and years past the data (the text after the deadline's own words). Late in
+        a year nearly every decision has one: logging each flooded the log with the same
+        sentence and cost the stream CPU."""
+        self.metrics.beyond_data.inc()
+        head, _, note = warning.partition("; ")
+        key = f"{head.split(':', 1)[0]}; {note}"
+        if key in self._warned:
+            return
+        if len(self._warned) < 1024:  # calendars x years: small; bounded all the same
+            self._warned.add(key)
+        log.warning("calendar data exhausted", issue_id=issue_id, detail=warning,
+                    once=("logged once per calendar and years past its data; "
+                          "whistle_deadlines_beyond_data_total counts every deadline"))
 
     def _send(self, events: Sequence[Any]) -> None:
         out = self.batch.outputs

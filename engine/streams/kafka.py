@@ -72,3 +72,21 @@ def read(config: dict[str, Any], topics: list[str], *, from_beginning: bool = Tr
                 return
     finally:
         consumer.close()
+
+
+def documents(config: dict[str, Any], topic: str, idle_seconds: float = 3.0
+              ) -> list[dict[str, Any]]:
+    """Every JSON object on ``topic`` from the beginning, until it has been idle for
+    ``idle_seconds`` (``engine.streams.jsonl.documents`` for a file); other records are passed
+    over."""
+    import json
+
+    out = []
+    for record in read(config, [topic], idle_seconds=idle_seconds):
+        try:
+            doc = json.loads(record.value or b"")
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            out.append(doc)
+    return out

@@ -128,18 +128,16 @@ class Lane:
 
     def listen(self) -> None:
         """Collect the output topics (call once the first worker has created them)."""
-        from kafka import KafkaConsumer
+        from engine.streams.kafka import read
 
         names = {self.topics.lifecycle: "lifecycle", self.topics.closed: "closed",
                  self.topics.rejected: "rejected", self.topics.points: "points"}
-        consumer = KafkaConsumer(*names, bootstrap_servers=[self.broker.url], group_id=None,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=200)
+        records = read({"bootstrap_servers": [self.broker.url]}, list(names), idle_seconds=None,
+                       stop=self._stop, connect_seconds=30)  # the engine's one Kafka reader
 
         def run() -> None:
-            while not self._stop.is_set():
-                for record in consumer:
-                    self.out[names[record.topic]].append(json.loads(record.value))
-            consumer.close()
+            for record in records:
+                self.out[names[record.topic]].append(json.loads(record.value or b""))
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()

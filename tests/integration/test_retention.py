@@ -23,15 +23,11 @@ def gauge(text: str, status: str) -> float:
 
 
 def changelog(lane: Lane) -> list[tuple[bytes, bytes | None]]:
-    from kafka import KafkaConsumer
+    from engine.streams.kafka import read
 
-    consumer = KafkaConsumer(f"{lane.app_id}-issues-changelog",
-                             bootstrap_servers=[lane.broker.url], group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=1500)
-    try:
-        return [(r.key, r.value) for r in consumer]
-    finally:
-        consumer.close()
+    return [(r.key, r.value) for r in read({"bootstrap_servers": [lane.broker.url]},
+                                           [f"{lane.app_id}-issues-changelog"],
+                                           idle_seconds=1.5)]
 
 
 def test_a_retired_issue_is_tombstoned_rejected_and_remembered_after_a_restart(

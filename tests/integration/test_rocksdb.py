@@ -47,17 +47,13 @@ def local_dbs(data_dir: Path) -> dict[int, dict[bytes, bytes]]:
 
 
 def changelog(lane: Lane) -> dict[int, list[tuple[int, bytes, bytes | None]]]:
-    from kafka import KafkaConsumer
+    from engine.streams.kafka import read
 
-    consumer = KafkaConsumer(f"{lane.app_id}-issues-changelog",
-                             bootstrap_servers=[lane.broker.url], group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
     out: dict[int, list[tuple[int, bytes, bytes | None]]] = {}
-    try:
-        for r in consumer:
-            out.setdefault(r.partition, []).append((r.offset, r.key, r.value))
-    finally:
-        consumer.close()
+    for r in read({"bootstrap_servers": [lane.broker.url]}, [f"{lane.app_id}-issues-changelog"],
+                  idle_seconds=2.0):
+        assert r.key is not None
+        out.setdefault(r.partition, []).append((r.offset, r.key, r.value))
     return out
 
 

@@ -48,6 +48,11 @@ DATA: dict[str, dict[str, Any]] = {
     "issue.resolved": {"unit": "transport", "note": "filled"},
     "issue.rated": {"satisfied": True, "score": 5, "note": "quick"},
     "issue.withdrawn": {"reason": "fixed by the landlord"},
+    "issue.park_requested": {"unit": "xs-s01", "reason": "waits for the 2027 budget",
+                             "plan": "tender in March", "review_at": "2027-03-01T09:00:00+08:00"},
+    "issue.park_decided": {"decision": "approved", "approver": "housing",
+                           "review_at": "2027-02-15T09:00:00+08:00", "note": "ok"},
+    "issue.unparked": {"unit": "xs-s01", "note": "budget approved"},
 }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from sys import intern
 
+from engine.domain import parking
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
 from engine.domain.events import DeadlineReached, Envelope, IssueRaised
@@ -85,7 +86,9 @@ def decide(
     if follow:
         _follow(draft, first)
     fire_due(draft, first - _TICK)  # due strictly before the fact; exactly at the limit is on time
-    reason = apply(draft, event, at)
+    reason = parking.apply(draft, event, at)  # parking's facts, and what parking changes
+    if reason is None:
+        reason = apply(draft, event, at)
     return _done(draft, key, "unfit" if reason else "accepted", reason)
 
 

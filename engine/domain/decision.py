@@ -20,6 +20,10 @@ Family = Literal[
     "whistle_ratings_total",
     "whistle_issues_closed_total",
     "whistle_issue_resolution_seconds",
+    "whistle_urgings_total",
+    "whistle_supervisions_total",
+    "whistle_parks_total",
+    "whistle_parked_seconds",
 ]
 FAMILIES: tuple[Family, ...] = get_args(Family)
 

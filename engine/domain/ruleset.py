@@ -147,6 +147,33 @@ class Closing(Frozen):
     max_reopens: int = 1
 
 
+class UrgeStep(Frozen):
+    """One step of an urging ladder: ``after`` the limit was missed (None: at the miss), who
+    is copied (``above``: the rung above the holder's; ``street``/``village``: the issue's;
+    else a unit id), and whether this step makes the issue a supervision case (督办)."""
+
+    after: Limit | None = None
+    copy_to: tuple[str, ...] = ()
+    supervise: bool = False
+
+
+class Urging(Frozen):
+    """The urging ladder (催办 -> 督办) of a rule, relative to a missed ``limit`` while the
+    issue stays with its holder. ``decay``: no two urgings of one issue closer than this."""
+
+    limit: Literal["respond", "resolve"] = "resolve"
+    decay: Limit | None = None
+    steps: tuple[UrgeStep, ...]
+
+
+class Parking(Frozen):
+    """Parking (挂账): who approves (``above``, ``street``, ``village`` or unit ids) and how far
+    ahead a review date may be set."""
+
+    approvers: tuple[str, ...]
+    max_review: Limit | None = None
+
+
 class Rule(Frozen):
     id: str
     description: str = ""
@@ -156,6 +183,8 @@ class Rule(Frozen):
     warn_at: float | None = 0.8
     closing: Closing
     source: str = ""  # FILE:LINE of the rule, for explain/show
+    urging: Urging | None = None  # supervision (engine.domain.urging)
+    parking: Parking | None = None  # parking (engine.domain.parking); None: not allowed
 
     def matches(self, facts: Facts) -> bool:
         return all(c.test(facts.get(c.field)) for c in self.match)

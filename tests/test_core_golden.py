@@ -16,6 +16,12 @@ Deliberate changes since the recording:
   deadlines that reach into January 2027 skip 1 January, and the warnings say what is counted
   by law, estimated and unknown instead of "computed with weekends only". Regenerated; with the
   holidays by law switched off the regenerated lines equal the old recording up to that text.
+- Supervision and parking (issue 11 items 3 and 4): the Xishan sample's default and
+  long-projects rules have urging ladders, so departments that miss their resolve limit are
+  urged (60 issue.urged, 5 issue.supervised, 13 more decision lines); states and closures carry
+  the new fields (at their defaults for everything else). Regenerated; before the sample used
+  them, the new lines equalled the old recording once the new default-valued fields were left
+  out, and every other event count is unchanged.
 """
 
 from __future__ import annotations

@@ -146,3 +146,30 @@ def test_urgings_come_in_order_spaced_by_the_decay_each_step_once(
         assert b.time >= MISSED + timedelta(minutes=after)
     assert (sent[-1].type == "issue.supervised") is supervise
     assert len({e.id for e in sent}) == len(sent)
+
+
+def test_rules_explain_shows_the_urging_ladder_and_parking_as_the_core_runs_them() -> None:
+    from pathlib import Path
+
+    from engine.domain.events import IssueRaised
+    from engine.explain import explain, render
+    from engine.rules.loader import load_ruleset
+
+    rules = load_ruleset(Path(__file__).resolve().parent.parent / "engine/sample/xishan").ruleset
+    assert rules is not None
+    raised_event = IssueRaised.model_validate(
+        {"id": "x", "source": "grid-app/xishan", "subject": "XS-1",
+         "time": "2026-11-23T09:00:00+08:00",
+         "data": {"grid": "anzhen-jinan-g1", "category": "old_compound_renovation",
+                  "title": "加装电梯"}}, strict=False)
+    report = explain(raised_event, rules)
+    top = report["ladder"][-1]
+    steps = report["urging"]["steps"]
+    assert [s["step"] for s in steps] == [1, 2, 3]
+    assert steps[0]["at"] == top["resolve_by"]  # urged at the miss of the top rung's limit
+    assert [s["type"] for s in steps] == ["issue.urged", "issue.urged", "issue.supervised"]
+    assert steps[1]["copy_to"] == ["anzhen"] and steps[0]["unit"] == "housing"
+    assert report["parking"] == {"approvers": ["above", "housing"], "max_review": "180d"}
+    text = render(report)
+    assert "3. 2027-03-15 Mon 09:00  supervision case of housing, copied to anzhen" in text
+    assert "parking (挂账): approved by above, housing, review within 180d" in text

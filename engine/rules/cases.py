@@ -21,6 +21,10 @@ case states are checked, and each mismatch is reported as ``case: field: expecte
           path: [grid]                      # levels left so far, in order
           outcome: resolved                 # only for closed issues
           lifecycle: [assigned, warning, overdue, escalated, assigned]
+          urgings: 3                        # urging steps sent (催办)
+          supervised: true                  # it became a supervision case (督办)
+          parked: false                     # parked (挂账) at the end
+          parked_periods: 1                 # periods it was parked, ended
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from engine.domain.replay import Replayer
 from engine.domain.ruleset import Ruleset
 
 EXPECTATIONS = ("rule", "ladder", "respond_by", "resolve_by", "report_by", "level", "status",
-                "path", "outcome", "satisfied", "lifecycle", "units")
+                "path", "outcome", "satisfied", "lifecycle", "units",
+                "urgings", "supervised", "parked", "parked_periods")
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,12 @@ def run_case(rules: Ruleset, case: dict[str, Any], n: int) -> CaseResult:
         "outcome": closed.data.outcome if closed else None,
         "satisfied": closed.data.satisfied if closed else None,
         "lifecycle": [e.type.removeprefix("issue.") for e in emitted],
+        # supervision and parking: urging steps sent, a supervision case, parked now, and the
+        # periods it was parked (closed ones)
+        "urgings": state.urged if state else None,
+        "supervised": state.supervised if state else None,
+        "parked": state.parked is not None if state else None,
+        "parked_periods": len(state.parked_spans) if state else None,
     }
     problems = []
     for key, want in expect.items():

@@ -11,7 +11,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.domain.events import IssueAcknowledged, IssueAssigned, IssueRaised, IssueWarning
+from engine.domain.events import (
+    IssueAcknowledged,
+    IssueAssigned,
+    IssueRaised,
+    IssueSupervised,
+    IssueUrged,
+    IssueWarning,
+)
 from engine.domain.replay import Replayer
 from engine.domain.ruleset import Facts, Rule, Ruleset
 from engine.domain.state import IssueState
@@ -56,7 +63,12 @@ def explain(event: IssueRaised, rules: Ruleset, at: datetime | None = None) -> d
             decisions = list(replayer.feed(_ack(state, n)))
         else:
             decisions = list(replayer.advance(state.resolve_by))
+    urging = _urging(replayer, event.subject, rule)
     return {
+        "urging": urging,
+        "parking": {"approvers": list(rule.parking.approvers),
+                    "max_review": str(rule.parking.max_review)
+                    if rule.parking.max_review else None} if rule.parking else None,
         "event": {"id": event.id, "subject": event.subject, "time": event.time.isoformat(),
                   "grid": event.data.grid, "category": event.data.category,
                   "severity": event.data.severity},
@@ -72,6 +84,28 @@ def explain(event: IssueRaised, rules: Ruleset, at: datetime | None = None) -> d
         "ladder": rungs,
         "warnings": warnings,
     }
+
+
+def _urging(replayer: Replayer, issue: str, rule: Rule) -> dict[str, Any] | None:
+    """The rule's urging ladder, run on by the core: the top rung never resolves, so its
+    missed limit is urged step by step (the times are the engine's own)."""
+    if rule.urging is None:
+        return None
+    steps: list[dict[str, Any]] = []
+    for _ in range(256):  # deadlines (reports, progress, the steps) until the ladder is done
+        state = replayer.states.get(issue)
+        if state is None or state.status != "open" or not state.deadlines or (
+                len(steps) >= len(rule.urging.steps)):
+            break
+        for decision in replayer.advance(min(d.due for d in state.deadlines)):
+            for out in decision.emit:
+                if isinstance(out, IssueUrged | IssueSupervised):
+                    steps.append({"step": out.data.step, "at": out.time.isoformat(),
+                                  "type": out.type, "kind": out.data.kind,
+                                  "unit": out.data.units[0], "copy_to": list(out.data.copy_to)})
+    return {"limit": rule.urging.limit,
+            "decay": str(rule.urging.decay) if rule.urging.decay else None,
+            "steps": steps}
 
 
 def _ack(state: IssueState, n: int) -> IssueAcknowledged:
@@ -133,6 +167,23 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"       resolve by {when(rung['resolve_by'], tz)}")
         for w in rung["warnings"]:
             lines.append(f"       warning    {when(w['at'], tz)}  ({w['kind']}, {w['unit']})")
+    urging = report.get("urging")
+    if urging:
+        decay = f", never two within {urging['decay']}" if urging["decay"] else ""
+        lines.append(f"urging (催办/督办) after a missed {urging['limit']} limit{decay}; "
+                     "if the top rung never resolves:")
+        for step in urging["steps"]:
+            what = "supervision case" if step["type"] == "issue.supervised" else "urging"
+            copy = f", copied to {', '.join(step['copy_to'])}" if step["copy_to"] else ""
+            lines.append(f"  {step['step']}. {when(step['at'], tz)}  {what} of "
+                         f"{step['unit']}{copy}")
+        if not urging["steps"]:
+            lines.append("  (not reached: the limit it follows is met or climbs here)")
+    parking = report.get("parking")
+    if parking:
+        review = f", review within {parking['max_review']}" if parking["max_review"] else ""
+        lines.append(f"parking (挂账): approved by {', '.join(parking['approvers'])}{review}; "
+                     "the limits pause while parked")
     for w in report["warnings"]:
         lines.append(f"WARNING: {w}")
     return "\n".join(lines)

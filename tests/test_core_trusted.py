@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -22,6 +23,29 @@ from engine.simulation import history
 
 RULES = Path(__file__).resolve().parent.parent / "engine" / "sample" / "xishan"
 START = datetime(2026, 9, 21, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+
+
+def _parking_story() -> list[Envelope]:
+    """A project parked (挂账) on the Xishan rules: refused once, approved, reviewed, resumed
+    (the simulated history has no parking)."""
+    day = timedelta(days=1)
+    facts: list[tuple[timedelta, str, dict[str, Any]]] = [
+        (timedelta(0), "raised", {"grid": "anzhen-jinan-g1", "title": "加装电梯",
+                                  "category": "old_compound_renovation"}),
+        (timedelta(hours=1), "acknowledged", {"unit": "anzhen-jinan-g1"}),
+        (timedelta(hours=2), "park_requested", {"unit": "anzhen-jinan-g1", "reason": "预算",
+                                                "review_at": (START + 9 * day).isoformat()}),
+        (timedelta(hours=3), "park_decided", {"decision": "rejected", "approver": "housing"}),
+        (timedelta(hours=4), "park_requested", {"unit": "anzhen-jinan-g1", "reason": "预算",
+                                                "review_at": (START + 9 * day).isoformat()}),
+        (timedelta(hours=5), "park_decided", {"decision": "approved",
+                                              "approver": "anzhen-jinan"}),
+        (10 * day, "unparked", {"unit": "housing"}),
+    ]
+    return [INBOUND_TYPES[f"issue.{kind}"].model_validate(
+        {"id": f"story-{n}", "source": "grid-app/xishan", "subject": "XS-PARKED-1",
+         "time": (START + after).isoformat(), "type": f"issue.{kind}", "data": data},
+        strict=False) for n, (after, kind, data) in enumerate(facts)]
 
 
 def _complete(model: BaseModel) -> None:
@@ -59,8 +83,8 @@ def people_history() -> list[Envelope]:
 def test_every_trusted_model_has_exactly_its_fields_and_validates_to_itself() -> None:
     rules = load_ruleset(RULES).ruleset
     assert rules is not None
-    events = list(history(rules, START, 400, timedelta(days=21))) + people_history()
-    events.sort(key=lambda e: e.time)
+    events = sorted([*history(rules, START, 400, timedelta(days=21)), *people_history(),
+                     *_parking_story()], key=lambda e: e.time)
     replayer = Replayer(rules)
     kinds: set[str] = set()
     for decision in replayer.run(events, until=START + timedelta(days=60)):
@@ -69,7 +93,7 @@ def test_every_trusted_model_has_exactly_its_fields_and_validates_to_itself() ->
             _complete(e)
             _complete(e.data)
             if isinstance(e, IssueClosed):
-                for entry in (*e.data.path, *e.data.reports, *e.data.claims):
+                for entry in (*e.data.path, *e.data.reports, *e.data.claims, *e.data.parked):
                     _complete(entry)
             again = OUTBOUND_TYPES[e.type].model_validate_json(e.model_dump_json())
             assert again == e

@@ -51,6 +51,11 @@ DATA: dict[str, dict[str, Any]] = {
     "issue.withdrawn": {"reason": "fixed by the landlord"},
     "issue.claimed": {"claimant": {"kind": "rider", "id": "rd-7731"}, "note": "I pass by daily"},
     "issue.claim_released": {"claimant": {"kind": "rider", "id": "rd-7731"}},
+    "issue.park_requested": {"unit": "xs-s01", "reason": "waits for the 2027 budget",
+                             "plan": "tender in March", "review_at": "2027-03-01T09:00:00+08:00"},
+    "issue.park_decided": {"decision": "approved", "approver": "housing",
+                           "review_at": "2027-02-15T09:00:00+08:00", "note": "ok"},
+    "issue.unparked": {"unit": "xs-s01", "note": "budget approved"},
 }
 
 

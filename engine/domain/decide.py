@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from sys import intern
 
-from engine.domain import claims
+from engine.domain import claims, parking
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
 from engine.domain.events import DeadlineReached, Envelope, IssueRaised
@@ -101,10 +101,12 @@ def decide(
         if refused:  # a bad claim changes nothing (what fired before it fires again on the
             # next tick); the shell rejects it with the reason
             return Decision("rejected", None, (), (), refused)
+        parking.apply(draft, event, at)  # None for these; a resolution resumes a parked issue
         reason = apply_people(draft, event, at)
     else:
         before = draft.state.status
-        reason = apply(draft, event, at)
+        parked = parking.apply(draft, event, at)  # parking's facts, and what parking changes
+        reason = apply(draft, event, at) if parked is None else parked
         s = draft.state
         if s.reporter or s.claims:  # someone points could go to, or claims to put back
             if not reason and s.status != before:

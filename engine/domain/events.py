@@ -125,6 +125,31 @@ class WithdrawnData(Data):
     reason: Text = ""
 
 
+class ParkRequestedData(Data):
+    """A holding unit asks to park (挂账) the issue: its limits pause once approved."""
+
+    unit: Id
+    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+    plan: Text = ""
+    review_at: Time
+
+
+class ParkDecidedData(Data):
+    """The approver's answer to the pending park request (``review_at`` may move the review)."""
+
+    decision: Literal["approved", "rejected"]
+    approver: Id
+    review_at: Time | None = None
+    note: Text = ""
+
+
+class UnparkedData(Data):
+    """A holding unit or an approver resumes a parked issue: its limits run again."""
+
+    unit: Id
+    note: Text = ""
+
+
 class IssueRaised(Envelope):
     type: Literal["issue.raised"] = "issue.raised"
     data: RaisedData
@@ -175,6 +200,21 @@ class IssueClaimReleased(Envelope):
     data: ClaimReleasedData
 
 
+class IssueParkRequested(Envelope):
+    type: Literal["issue.park_requested"] = "issue.park_requested"
+    data: ParkRequestedData
+
+
+class IssueParkDecided(Envelope):
+    type: Literal["issue.park_decided"] = "issue.park_decided"
+    data: ParkDecidedData
+
+
+class IssueUnparked(Envelope):
+    type: Literal["issue.unparked"] = "issue.unparked"
+    data: UnparkedData
+
+
 InboundEvent = Annotated[
     IssueRaised
     | IssueAcknowledged
@@ -185,7 +225,10 @@ InboundEvent = Annotated[
     | IssueRated
     | IssueWithdrawn
     | IssueClaimed
-    | IssueClaimReleased,
+    | IssueClaimReleased
+    | IssueParkRequested
+    | IssueParkDecided
+    | IssueUnparked,
     Field(discriminator="type"),
 ]
 
@@ -202,6 +245,9 @@ INBOUND_TYPES: dict[str, type[Envelope]] = {
         IssueWithdrawn,
         IssueClaimed,
         IssueClaimReleased,
+        IssueParkRequested,
+        IssueParkDecided,
+        IssueUnparked,
     )
 }
 
@@ -331,6 +377,84 @@ class PointsReversedData(OutData):
     reason: Literal["reopened", "withdrawn"]
 
 
+class UrgedData(OutData):
+    """A step of the rule's urging ladder (催办): the holder of a missed limit is urged."""
+
+    step: int  # 1-based, in the rule's urging ladder
+    kind: LimitKind  # the limit that was missed
+    due: datetime  # when it was due
+    level: Level
+    units: tuple[str, ...]  # the units urged: the holder of the missed limit
+    copy_to: tuple[str, ...] = ()  # the units copied (the level above, a named office)
+    rule: str
+
+
+class SupervisedData(UrgedData):
+    """The urging ladder's last word: the issue becomes a supervision case (督办)."""
+
+
+class ParkedData(OutData):
+    """A park request approved (挂账): the unit's limits pause until it is unparked."""
+
+    unit: str
+    level: Level
+    since: datetime
+    review_at: datetime
+    approver: str
+    reason: str
+    plan: str = ""
+    rule: str
+
+
+class ParkPendingData(OutData):
+    """A park request waits for one of ``approvers`` (the unit's clock runs meanwhile)."""
+
+    unit: str
+    level: Level
+    review_at: datetime
+    approvers: tuple[str, ...]
+    renewal: bool = False  # asked while parked: a new review date for the same period
+    rule: str
+
+
+class ParkRefusedData(OutData):
+    unit: str
+    level: Level
+    approver: str
+    rule: str
+
+
+class ReviewDueData(OutData):
+    """A parked issue's review date has come (the approver reviews it: resume or renew)."""
+
+    unit: str
+    level: Level
+    since: datetime
+    review_at: datetime
+    approver: str
+    rule: str
+
+
+class ParkedPeriod(Data):
+    """A period the issue was parked: its limits paused for ``paused_seconds`` of (working)
+    time in the rule's calendar, and moved by that much when it was unparked."""
+
+    unit: str
+    since: datetime
+    until: datetime
+    approver: str
+    paused_seconds: float
+
+
+class ResumedData(OutData):
+    """A parked issue unparked: the limits still pending moved by the paused (working) time."""
+
+    unit: str
+    level: Level
+    period: ParkedPeriod
+    rule: str
+
+
 class ClosedData(OutData):
     outcome: Literal["resolved", "withdrawn"]
     satisfied: bool | None
@@ -353,6 +477,11 @@ class ClosedData(OutData):
     rule: str
     rules_version: str
     claims: tuple[ClaimRecord, ...] = ()
+    # Supervision and parking (issue 11 items 3 and 4): urging steps sent, whether the issue
+    # became a supervision case, and the periods it was parked.
+    urgings: int = 0
+    supervised: bool = False
+    parked: tuple[ParkedPeriod, ...] = ()
 
 
 class Outbound(Envelope):
@@ -410,9 +539,46 @@ class PointsReversed(Outbound):
     data: PointsReversedData
 
 
+class IssueUrged(Outbound):
+    type: Literal["issue.urged"] = "issue.urged"
+    data: UrgedData
+
+
+class IssueSupervised(Outbound):
+    type: Literal["issue.supervised"] = "issue.supervised"
+    data: SupervisedData
+
+
+class IssueParked(Outbound):
+    type: Literal["issue.parked"] = "issue.parked"
+    data: ParkedData
+
+
+class IssueParkPending(Outbound):
+    type: Literal["issue.park_pending"] = "issue.park_pending"
+    data: ParkPendingData
+
+
+class IssueParkRefused(Outbound):
+    type: Literal["issue.park_refused"] = "issue.park_refused"
+    data: ParkRefusedData
+
+
+class IssueReviewDue(Outbound):
+    type: Literal["issue.review_due"] = "issue.review_due"
+    data: ReviewDueData
+
+
+class IssueResumed(Outbound):
+    type: Literal["issue.resumed"] = "issue.resumed"
+    data: ResumedData
+
+
 OutboundEvent = Annotated[
     IssueAssigned | IssueEscalated | IssueWarning | IssueOverdue | IssueReopened | IssueClosed
-    | IssueClaimExpired | PointsAwarded | PointsReversed,
+    | IssueClaimExpired | PointsAwarded | PointsReversed
+    | IssueUrged | IssueSupervised | IssueParkPending | IssueParked | IssueParkRefused
+    | IssueReviewDue | IssueResumed,
     Field(discriminator="type"),
 ]
 LEDGER_TYPES = frozenset(("points.awarded", "points.reversed"))
@@ -429,5 +595,12 @@ OUTBOUND_TYPES: dict[str, type[Outbound]] = {
         IssueClaimExpired,
         PointsAwarded,
         PointsReversed,
+        IssueUrged,
+        IssueSupervised,
+        IssueParkPending,
+        IssueParked,
+        IssueParkRefused,
+        IssueReviewDue,
+        IssueResumed,
     )
 }

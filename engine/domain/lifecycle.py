@@ -318,7 +318,7 @@ def retime(draft: Draft, at: datetime) -> None:
         return [d for d in draft.deadline(kind, unit, start, due)
                 if not d.warning or ((kind, unit) in warned and d.due > at)]
 
-    deadlines = [d for d in s.deadlines if d.kind in ("rating", "progress")]
+    deadlines = [d for d in s.deadlines if d.kind in ("rating", "progress", "urge", "review")]
     holder = s.lead or s.units[0]
     resolve_by = s.resolve_by
     if ("resolve", holder) in pending:
@@ -470,6 +470,10 @@ def fire(draft: Draft, d: Deadline) -> None:
     if d.kind == "rating":
         close(draft, d.due, "resolved", None)
         return
+    if d.kind == "urge" or d.kind == "review":  # supervision and parking: their own modules
+        from engine.domain import parking, urging
+        urging.fire(draft, d) if d.kind == "urge" else parking.fire_review(draft, d)
+        return
     if d.warning:
         assert d.limit_due is not None
         send_limit(draft, IssueWarning, d.kind, d.unit, d.limit_due, d.due)
@@ -499,6 +503,9 @@ def fire(draft: Draft, d: Deadline) -> None:
     )
     if escalate and can_climb(draft):
         climb(draft, d.due, "respond_overdue" if d.kind == "respond" else "resolve_overdue")
+    elif draft.rule.urging is not None:  # it stays with its holder: the urging ladder
+        from engine.domain import urging
+        urging.missed(draft, d)
 
 
 def send_limit(
@@ -520,6 +527,8 @@ def send_limit(
 
 def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> None:
     """Close the loop: final path entry, reports settled (never reported = missed), counts."""
+    from engine.domain import parking
+    parked = parking.on_close(draft, at)
     s = draft.state
     entry = leave(draft, at) if outcome == "resolved" else PathStep(
         s.level, s.units, s.entered_at, at, s.entry_reason, s.response)
@@ -548,6 +557,7 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
             "grid": s.grid, "category": s.category, "severity": s.severity, "whistles": s.whistles,
             "reopens": s.reopens, "rule": s.rule, "rules_version": s.rules_version,
             "claims": claims.records(s) if s.claims else (),
+            "urgings": s.urged, "supervised": s.supervised, "parked": parked,
         }),
         at,
     )

@@ -184,6 +184,33 @@ class PointRule(Frozen):
                 and (not self.severities or severity in self.severities))
 
 
+class UrgeStep(Frozen):
+    """One step of an urging ladder: ``after`` the limit was missed (None: at the miss), who
+    is copied (``above``: the rung above the holder's; ``street``/``village``: the issue's;
+    else a unit id), and whether this step makes the issue a supervision case (督办)."""
+
+    after: Limit | None = None
+    copy_to: tuple[str, ...] = ()
+    supervise: bool = False
+
+
+class Urging(Frozen):
+    """The urging ladder (催办 -> 督办) of a rule, relative to a missed ``limit`` while the
+    issue stays with its holder. ``decay``: no two urgings of one issue closer than this."""
+
+    limit: Literal["respond", "resolve"] = "resolve"
+    decay: Limit | None = None
+    steps: tuple[UrgeStep, ...]
+
+
+class Parking(Frozen):
+    """Parking (挂账): who approves (``above``, ``street``, ``village`` or unit ids) and how far
+    ahead a review date may be set."""
+
+    approvers: tuple[str, ...]
+    max_review: Limit | None = None
+
+
 class Rule(Frozen):
     id: str
     description: str = ""
@@ -193,6 +220,8 @@ class Rule(Frozen):
     warn_at: float | None = 0.8
     closing: Closing
     source: str = ""  # FILE:LINE of the rule, for explain/show
+    urging: Urging | None = None  # supervision (engine.domain.urging)
+    parking: Parking | None = None  # parking (engine.domain.parking); None: not allowed
 
     def matches(self, facts: Facts) -> bool:
         return all(c.test(facts.get(c.field)) for c in self.match)

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict
 from engine.domain.events import ReportOutcome, Severity
 from engine.domain.ruleset import Level
 
-DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating", "claim"]
+DeadlineKind = Literal[
+    "respond", "resolve", "report", "progress", "rating", "claim", "urge", "review",
+]
 Status = Literal["open", "resolved", "closed"]
 
 
@@ -93,6 +95,51 @@ class Award(NamedTuple):
     points: int
 
 
+class Urging(NamedTuple):
+    """The urging ladder under way for a missed limit (``engine.domain.urging``): ``sent``
+    steps sent so far, the last at ``last_at``. The next step is the issue's ``urge`` deadline."""
+
+    kind: Literal["respond", "resolve"]
+    unit: str
+    level: Level
+    due: datetime  # the missed limit's due time: steps count from it
+    sent: int = 0
+    last_at: datetime | None = None
+
+
+class ParkRequest(NamedTuple):
+    """A park request waiting for its approver (the clock runs meanwhile)."""
+
+    unit: str
+    requested_at: datetime
+    review_at: datetime
+    reason: str
+    plan: str = ""
+
+
+class Parked(NamedTuple):
+    """The issue is parked (``engine.domain.parking``): ``paused`` holds the limits' deadlines
+    as they were when it was parked; they move by the paused working time when it resumes."""
+
+    unit: str
+    since: datetime
+    review_at: datetime
+    approver: str
+    reason: str
+    plan: str
+    paused: tuple[Deadline, ...] = ()
+
+
+class ParkedSpan(NamedTuple):
+    """A period the issue was parked (``issue.closed`` carries these as ``ParkedPeriod``)."""
+
+    unit: str
+    since: datetime
+    until: datetime
+    approver: str
+    paused_seconds: float
+
+
 class IssueState(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -135,6 +182,13 @@ class IssueState(BaseModel):
     reporter: tuple[str, str] | None = None
     claims: tuple[Claim, ...] = ()
     awards: tuple[Award, ...] = ()
+    # supervision (urging ladder) and parking; all optional, so older stored states read
+    urging: Urging | None = None
+    urged: int = 0  # urging steps sent, over the issue's life
+    supervised: bool = False
+    park_request: ParkRequest | None = None
+    parked: Parked | None = None
+    parked_spans: tuple[ParkedSpan, ...] = ()
 
     # idempotence: the inbound event keys seen, and the key of the last trigger applied (a
     # deadline's, which is not among ``seen``). What a trigger produced is not kept here: the

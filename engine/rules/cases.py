@@ -23,6 +23,10 @@ case states are checked, and each mismatch is reported as ``case: field: expecte
           lifecycle: [assigned, warning, overdue, escalated, assigned]
           claims: [held, expired]           # each claim's outcome, in claim order
           points: {rider:rd-1: 5}           # net points per person (kind:id), ledger events
+          urgings: 3                        # urging steps sent (催办)
+          supervised: true                  # it became a supervision case (督办)
+          parked: false                     # parked (挂账) at the end
+          parked_periods: 1                 # periods it was parked, ended
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ from engine.domain.replay import Replayer
 from engine.domain.ruleset import Ruleset
 
 EXPECTATIONS = ("rule", "ladder", "respond_by", "resolve_by", "report_by", "level", "status",
-                "path", "outcome", "satisfied", "lifecycle", "units", "claims", "points")
+                "path", "outcome", "satisfied", "lifecycle", "units", "claims", "points",
+                "urgings", "supervised", "parked", "parked_periods")
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,12 @@ def run_case(rules: Ruleset, case: dict[str, Any], n: int) -> CaseResult:
         "claims": [("released" if c.released_at else "expired" if c.expired_at else "held")
                    for c in state.claims] if state else None,
         "points": _points(emitted),
+        # supervision and parking: urging steps sent, a supervision case, parked now, and the
+        # periods it was parked (closed ones)
+        "urgings": state.urged if state else None,
+        "supervised": state.supervised if state else None,
+        "parked": state.parked is not None if state else None,
+        "parked_periods": len(state.parked_spans) if state else None,
     }
     problems = []
     for key, want in expect.items():

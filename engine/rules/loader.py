@@ -58,6 +58,7 @@ from engine.rules.sections import (
     parse_org,
     parse_routes,
 )
+from engine.rules.workflow_section import check_names
 from engine.rules.yamlpos import Map, YNode, describe, load_yaml
 
 T = TypeVar("T")
@@ -305,6 +306,11 @@ def _check_references(parsed: _Parsed, r: Reader) -> None:
             known = {"category": categories, "street": streets}.get(matcher.field.name)
             for value in matcher.values:
                 check(value, matcher.field.name, known)
+        units = org.ids("street") | org.ids("village") | org.ids("grid") | org.ids(
+            "department") if org and org.streets_read and org.departments_read else None
+        for spec in (rule.urging, rule.parking):
+            if spec is not None:
+                check_names(spec.names, units, r)
         if rule.id is not None:
             first = rule_ids.setdefault(rule.id.name, rule.id.mark)
             if first != rule.id.mark:
@@ -403,6 +409,8 @@ def _compile(parsed: _Parsed, settings: list[_Settings], version: str) -> Rulese
             warn_at=setting.warn_at,
             closing=setting.closing,
             source=f"{Path(spec.mark.file).name}:{spec.mark.line}",
+            urging=_built(spec.urging.urging, spec.mark) if spec.urging else None,
+            parking=_built(spec.parking.parking, spec.mark) if spec.parking else None,
         ))
     return Ruleset(
         version=version,

@@ -15,6 +15,7 @@ from engine.rules.durations import parse_warn_at
 from engine.rules.errors import Mark
 from engine.rules.schema import Reader
 from engine.rules.sections import UNSET, Ref, WarnAt, label_of, ref_of
+from engine.rules.workflow_section import ParkingSpec, UrgingSpec, parse_parking, parse_urging
 from engine.rules.yamlpos import Map, Scalar, Seq, YNode
 
 
@@ -95,13 +96,16 @@ class RuleSpec:
     closing: ClosingSpec
     ladder: tuple[StepSpec, ...] | None
     ladder_mark: Mark | None
+    urging: UrgingSpec | None = None  # supervision and parking (engine.rules.workflow_section)
+    parking: ParkingSpec | None = None
 
     @property
     def title(self) -> str:
         return f'rule "{self.id.name}"' if self.id else f"the rule at line {self.mark.line}"
 
 
-_RULE_KEYS = ("id", "description", "match", "calendar", "warn_at", "closing", "ladder")
+_RULE_KEYS = ("id", "description", "match", "calendar", "warn_at", "closing", "ladder",
+              "urging", "parking")
 MATCH_FIELDS: tuple[MatchField, ...] = get_args(MatchField)
 _OPERATORS = ("regex", "not", "not_regex")
 _ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
@@ -158,6 +162,8 @@ def _rule(node: YNode, r: Reader) -> RuleSpec | None:
         closing=_closing(values["closing"], r) if "closing" in values else ClosingSpec(),
         ladder=ladder,
         ladder_mark=values["ladder"].mark if "ladder" in values else None,
+        urging=parse_urging(values["urging"], r) if "urging" in values else None,
+        parking=parse_parking(values["parking"], r) if "parking" in values else None,
     )
 
 

@@ -125,19 +125,25 @@ def decode_cursor(cursor: str) -> str:
 
 
 def missed(state: IssueState, now: datetime) -> list[Missed]:
-    """The current level's limits that have passed unmet at ``now`` (none once closed)."""
+    """The current level's limits that have passed unmet at ``now`` (none once closed). A
+    parked issue's paused limits are not missed (they move when it resumes); a limit missed
+    before it was parked stays missed."""
     if state.status == "closed":
         return []
+    paused = {(d.kind, d.unit) for d in state.parked.paused if not d.warning} if (
+        state.parked is not None) else set()
     out: list[Missed] = []
     if state.status == "open":
         if (state.level != "department" and state.response is None
-                and state.respond_by is not None and state.respond_by < now):
+                and state.respond_by is not None and state.respond_by < now
+                and ("respond", state.units[0]) not in paused):
             out.append(Missed(kind="respond", unit=state.units[0], due=state.respond_by))
-        if state.resolve_by < now:
-            out.append(Missed(kind="resolve", unit=state.lead or state.units[0],
-                              due=state.resolve_by))
+        holder = state.lead or state.units[0]
+        if state.resolve_by < now and ("resolve", holder) not in paused:
+            out.append(Missed(kind="resolve", unit=holder, due=state.resolve_by))
     out += [Missed(kind="report", unit=r.department, due=r.due)
-            for r in state.reports if r.outcome is None and r.due < now]
+            for r in state.reports if r.outcome is None and r.due < now
+            and ("report", r.department) not in paused]
     return sorted(out, key=lambda m: m.due)
 
 

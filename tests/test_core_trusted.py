@@ -18,7 +18,7 @@ from engine.domain.events import OUTBOUND_TYPES, IssueClosed
 from engine.domain.replay import Replayer
 from engine.domain.state import IssueState
 from engine.rules.loader import load_ruleset
-from engine.simulation import history
+from engine.simulation import Pace, history
 
 RULES = Path(__file__).resolve().parent.parent / "engine" / "sample" / "xishan"
 START = datetime(2026, 9, 21, 8, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -31,7 +31,9 @@ def _complete(model: BaseModel) -> None:
 def test_every_trusted_model_has_exactly_its_fields_and_validates_to_itself() -> None:
     rules = load_ruleset(RULES).ruleset
     assert rules is not None
-    events = list(history(rules, START, 400, timedelta(days=21)))
+    # with returns and extensions, so that their events and closure entries are made too
+    pace = Pace(returns=0.3, extensions=0.3)
+    events = list(history(rules, START, 400, timedelta(days=21), pace=pace))
     replayer = Replayer(rules)
     kinds: set[str] = set()
     for decision in replayer.run(events, until=START + timedelta(days=60)):
@@ -40,7 +42,8 @@ def test_every_trusted_model_has_exactly_its_fields_and_validates_to_itself() ->
             _complete(e)
             _complete(e.data)
             if isinstance(e, IssueClosed):
-                for entry in (*e.data.path, *e.data.reports):
+                for entry in (*e.data.path, *e.data.reports, *e.data.returns,
+                              *e.data.extensions):
                     _complete(entry)
             again = OUTBOUND_TYPES[e.type].model_validate_json(e.model_dump_json())
             assert again == e

@@ -48,6 +48,13 @@ DATA: dict[str, dict[str, Any]] = {
     "issue.resolved": {"unit": "transport", "note": "filled"},
     "issue.rated": {"satisfied": True, "score": 5, "note": "quick"},
     "issue.withdrawn": {"reason": "fixed by the landlord"},
+    "issue.return_requested": {"unit": "transport", "reason_code": "not_ours",
+                               "note": "a water main, not a road", "suggested": "water"},
+    "issue.return_decided": {"decision": "accepted", "by": "xs-street", "to": ["water"]},
+    "issue.extension_requested": {"unit": "transport", "working_days": 5,
+                                  "basis": "区政府专题会议纪要", "reason": "needs a road closure"},
+    "issue.extension_decided": {"decision": "approved", "approver": "xs-street",
+                                "until": "2026-12-04T17:30:00+08:00"},
 }
 
 

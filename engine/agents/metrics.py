@@ -55,6 +55,14 @@ class Metrics:
                 "closed_level", "outcome", "on_time", "street"),
             "whistle_ratings_total": counter(
                 "whistle_ratings_total", "Residents' ratings.", "satisfied", "street"),
+            "whistle_returns_total": counter(
+                "whistle_returns_total",
+                "Returns (退单) by the returning unit: requested, accepted, rejected (the "
+                "invalid-return rate is rejected / requested).", "unit", "stage"),
+            "whistle_extensions_total": counter(
+                "whistle_extensions_total",
+                "Extensions (延期) of a unit's resolve limit: requested, approved, rejected, "
+                "missed (overdue even after the extension).", "unit", "stage"),
             "whistle_issue_resolution_seconds": Histogram(
                 "whistle_issue_resolution_seconds", "Raised to closed, for resolved issues.",
                 ["closed_level"], buckets=RESOLUTION_BUCKETS, registry=r),
@@ -115,6 +123,13 @@ class Metrics:
         for dept in registry.departments:
             for outcome in outcomes:
                 f["whistle_report_outcomes_total"].labels(department=dept, outcome=outcome)
+        # returns and extensions, for the units that hold issues longest (grids and villages
+        # return too; their series start at their first count)
+        for unit in (*registry.departments, *registry.streets):
+            for stage in ("requested", "accepted", "rejected"):
+                f["whistle_returns_total"].labels(unit=unit, stage=stage)
+            for stage in ("requested", "approved", "rejected", "missed"):
+                f["whistle_extensions_total"].labels(unit=unit, stage=stage)
         for level in LEVELS:
             for kind in ("respond", "resolve", "report", "progress"):
                 f["whistle_deadlines_missed_total"].labels(kind=kind, level=level)

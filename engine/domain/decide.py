@@ -18,12 +18,23 @@ Rules of the game:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from sys import intern
+from typing import Any
 
+from engine.domain import extensions, returns
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
-from engine.domain.events import DeadlineReached, Envelope, IssueRaised
+from engine.domain.events import (
+    DeadlineReached,
+    Envelope,
+    IssueExtensionDecided,
+    IssueExtensionRequested,
+    IssueRaised,
+    IssueReturnDecided,
+    IssueReturnRequested,
+)
 from engine.domain.fast import defaults_of, make, replace
 from engine.domain.lifecycle import apply, enter, fire_due, retime
 from engine.domain.ruleset import Facts, Rule, Ruleset
@@ -32,6 +43,13 @@ from engine.domain.state import IssueState
 Event = Envelope | DeadlineReached
 
 _TICK = timedelta(microseconds=1)
+# Facts applied by the workflow modules (each answers "" or why it did not fit, as ``apply``)
+MOVES: dict[type[Envelope], Callable[[Draft, Any, datetime], str]] = {
+    IssueReturnRequested: returns.requested,
+    IssueReturnDecided: returns.decided,
+    IssueExtensionRequested: extensions.requested,
+    IssueExtensionDecided: extensions.decided,
+}
 MAX_SEEN = 256  # event keys kept per issue; far above any real issue's event count
 
 
@@ -85,7 +103,11 @@ def decide(
     if follow:
         _follow(draft, first)
     fire_due(draft, first - _TICK)  # due strictly before the fact; exactly at the limit is on time
-    reason = apply(draft, event, at)
+    move = MOVES.get(type(event))
+    if move is None:
+        reason = apply(draft, event, at)
+    else:
+        reason = move(draft, event, at) if draft.state.status == "open" else "not_open"
     return _done(draft, key, "unfit" if reason else "accepted", reason)
 
 

@@ -20,6 +20,8 @@ Family = Literal[
     "whistle_ratings_total",
     "whistle_issues_closed_total",
     "whistle_issue_resolution_seconds",
+    "whistle_returns_total",
+    "whistle_extensions_total",
 ]
 FAMILIES: tuple[Family, ...] = get_args(Family)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from engine.domain.ruleset import Level
 
@@ -25,6 +25,10 @@ ReporterKind = Literal["resident", "grid_worker", "party_member", "volunteer", "
 LimitKind = Literal["respond", "resolve", "report", "progress"]
 EscalationReason = Literal["whistle", "respond_overdue", "resolve_overdue", "reopened_too_often"]
 ReportOutcome = Literal["on_time", "late", "missed"]
+ReturnReason = Literal["not_ours", "wrong_place", "unclear_ownership", "overlapping_duties",
+                       "other"]
+ReturnDecision = Literal["accepted", "rejected"]
+ExtensionDecision = Literal["approved", "rejected"]
 
 
 class Data(BaseModel):
@@ -103,6 +107,46 @@ class WithdrawnData(Data):
     reason: Text = ""
 
 
+class ReturnRequestedData(Data):
+    unit: Id
+    reason_code: ReturnReason
+    note: Text = ""
+    suggested: Id | None = None  # the unit the returning holder thinks it belongs to
+
+
+class ReturnDecidedData(Data):
+    decision: ReturnDecision
+    by: Id
+    to: tuple[Id, ...] = ()  # when accepted: the new holders (default: the suggested unit)
+    note: Text = ""
+
+
+class ExtensionRequestedData(Data):
+    """Either ``until`` (the new resolve limit) or ``working_days`` past the current one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, json_schema_extra={
+        "oneOf": [{"required": ["until"]}, {"required": ["working_days"]}]})
+
+    unit: Id
+    until: Time | None = None
+    working_days: Annotated[int, Field(ge=1, le=366)] | None = None
+    basis: Annotated[str, Field(min_length=1, max_length=4000)]  # the rule or plan relied on
+    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+
+    @model_validator(mode="after")
+    def _one_length(self) -> ExtensionRequestedData:
+        if (self.until is None) == (self.working_days is None):
+            raise ValueError("give exactly one of until and working_days")
+        return self
+
+
+class ExtensionDecidedData(Data):
+    decision: ExtensionDecision
+    approver: Id
+    until: Time | None = None  # when approved: the new limit (default: as asked; not later)
+    note: Text = ""
+
+
 class IssueRaised(Envelope):
     type: Literal["issue.raised"] = "issue.raised"
     data: RaisedData
@@ -143,6 +187,26 @@ class IssueWithdrawn(Envelope):
     data: WithdrawnData
 
 
+class IssueReturnRequested(Envelope):
+    type: Literal["issue.return_requested"] = "issue.return_requested"
+    data: ReturnRequestedData
+
+
+class IssueReturnDecided(Envelope):
+    type: Literal["issue.return_decided"] = "issue.return_decided"
+    data: ReturnDecidedData
+
+
+class IssueExtensionRequested(Envelope):
+    type: Literal["issue.extension_requested"] = "issue.extension_requested"
+    data: ExtensionRequestedData
+
+
+class IssueExtensionDecided(Envelope):
+    type: Literal["issue.extension_decided"] = "issue.extension_decided"
+    data: ExtensionDecidedData
+
+
 InboundEvent = Annotated[
     IssueRaised
     | IssueAcknowledged
@@ -151,7 +215,11 @@ InboundEvent = Annotated[
     | IssueProgressed
     | IssueResolved
     | IssueRated
-    | IssueWithdrawn,
+    | IssueWithdrawn
+    | IssueReturnRequested
+    | IssueReturnDecided
+    | IssueExtensionRequested
+    | IssueExtensionDecided,
     Field(discriminator="type"),
 ]
 
@@ -166,6 +234,10 @@ INBOUND_TYPES: dict[str, type[Envelope]] = {
         IssueResolved,
         IssueRated,
         IssueWithdrawn,
+        IssueReturnRequested,
+        IssueReturnDecided,
+        IssueExtensionRequested,
+        IssueExtensionDecided,
     )
 }
 
@@ -246,6 +318,65 @@ class ReportRecord(Data):
     outcome: ReportOutcome | None = None
 
 
+class ReturnEntry(Data):
+    unit: str
+    level: Level
+    reason_code: ReturnReason
+    requested_at: datetime
+    adjudicator: str
+    decision: ReturnDecision | None = None  # None: still pending when the issue moved on
+    by: str | None = None
+    decided_at: datetime | None = None
+    to: tuple[str, ...] = ()
+
+
+class ExtensionEntry(Data):
+    unit: str
+    level: Level
+    requested_at: datetime
+    previous_resolve_by: datetime
+    requested_until: datetime
+    decision: ExtensionDecision | None = None
+    approver: str | None = None
+    decided_at: datetime | None = None
+    until: datetime | None = None
+    missed: bool = False  # overdue even after the extension
+
+
+class ReturnPendingData(OutData):
+    unit: str
+    level: Level
+    reason_code: ReturnReason
+    note: str = ""
+    suggested: str | None = None
+    adjudicator: str  # who must decide it (issue.return_decided ``by``)
+    paused: bool  # the unit's limits are paused until it is decided
+    rule: str
+
+
+class ExtensionPendingData(OutData):
+    unit: str
+    level: Level
+    resolve_by: datetime
+    until: datetime
+    approvers: tuple[str, ...]  # any of them may decide it (issue.extension_decided)
+    rule: str
+
+
+class ExtendedData(OutData):
+    """For upstream to tell the resident (告知群众): the unit's resolve limit moved."""
+
+    unit: str
+    level: Level
+    previous_resolve_by: datetime
+    resolve_by: datetime
+    approver: str
+    basis: str
+    reason: str
+    count: int  # extensions approved for this assignment so far
+    rule: str
+
+
 class ClosedData(OutData):
     outcome: Literal["resolved", "withdrawn"]
     satisfied: bool | None
@@ -267,6 +398,8 @@ class ClosedData(OutData):
     reopens: int
     rule: str
     rules_version: str
+    returns: tuple[ReturnEntry, ...] = ()
+    extensions: tuple[ExtensionEntry, ...] = ()
 
 
 class Outbound(Envelope):
@@ -305,8 +438,24 @@ class IssueClosed(Outbound):
     data: ClosedData
 
 
+class IssueReturnPending(Outbound):
+    type: Literal["issue.return_pending"] = "issue.return_pending"
+    data: ReturnPendingData
+
+
+class IssueExtensionPending(Outbound):
+    type: Literal["issue.extension_pending"] = "issue.extension_pending"
+    data: ExtensionPendingData
+
+
+class IssueExtended(Outbound):
+    type: Literal["issue.extended"] = "issue.extended"
+    data: ExtendedData
+
+
 OutboundEvent = Annotated[
-    IssueAssigned | IssueEscalated | IssueWarning | IssueOverdue | IssueReopened | IssueClosed,
+    IssueAssigned | IssueEscalated | IssueWarning | IssueOverdue | IssueReopened | IssueClosed
+    | IssueReturnPending | IssueExtensionPending | IssueExtended,
     Field(discriminator="type"),
 ]
 
@@ -319,5 +468,8 @@ OUTBOUND_TYPES: dict[str, type[Outbound]] = {
         IssueOverdue,
         IssueReopened,
         IssueClosed,
+        IssueReturnPending,
+        IssueExtensionPending,
+        IssueExtended,
     )
 }

@@ -71,9 +71,9 @@ def _unit(node: YNode, label: str, r: Reader, units: list[Ref]) -> str | None:
 
 
 def _at_least_one(node: YNode, label: str, r: Reader) -> int | None:
-    value = r.count(node, label)
-    if value == 0:
-        r.error(node.mark, f"{label} must be 1 or more (leave the section out, or write off)")
+    value = node.value if isinstance(node, Scalar) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        r.wrong(node, label, "a whole number, 1 or more (to take none, write the section as off)")
         return None
     return value
 
@@ -116,6 +116,7 @@ def parse_extensions(node: YNode, r: Reader) -> ExtensionsSetting:
     units: list[Ref] = []
     tiers: list[ExtensionTier] | None = None
     level_above = False
+    last = None  # the last tier's readable up_to, which the next must be longer than
     if "tiers" in values:
         items = r.items(values["tiers"], '"tiers"', "a list of {up_to, approver}")
         tiers = [] if items is not None else None
@@ -131,11 +132,11 @@ def parse_extensions(node: YNode, r: Reader) -> ExtensionsSetting:
             approver = _unit(tier["approver"], '"approver"', r, units) if (
                 "approver" in tier) else None
             level_above |= approver == LEVEL_ABOVE
+            before, last = last, up_to or last
             if up_to is None or approver is None:
                 tiers = None
                 continue
-            if tiers:
-                before = tiers[-1].up_to
+            if before is not None:
                 if before.working != up_to.working:
                     r.error(tier["up_to"].mark, f'"up_to" {up_to} mixes working and wall time '
                                                 f"with the tier before it ({before})")

@@ -388,3 +388,25 @@ def test_any_sequence_keeps_the_invariants_and_counts_equal_the_closure(
     if closed:
         assert [r.unit for r in closed[-1].data.returns] == [r.unit for r in s.returns]
         assert [e.missed for e in closed[-1].data.extensions] == [e.missed for e in s.extensions]
+
+
+def test_explain_shows_each_rung_s_return_deadline_and_who_extends_it(rules: Ruleset) -> None:
+    from engine.domain.events import IssueRaised
+    from engine.explain import explain, render
+
+    raised = ev("raised", MONDAY, 1, grid="jinan-g1", category="greening", title="t")
+    assert isinstance(raised, IssueRaised)
+    report = explain(raised, rules)
+    grid, village, street, department = report["ladder"]
+    assert (grid["return_by"], grid["adjudicator"]) == (
+        datetime(2026, 11, 24, 9, 0, tzinfo=CST).astimezone(UTC).isoformat(), "jinan")
+    assert [x["approver"] for x in grid["extend"]] == ["jinan", "city_operations"]
+    assert grid["extend"][0]["until"] == datetime(
+        2026, 11, 26, 14, 30, tzinfo=CST).astimezone(UTC).isoformat()  # 14:30 + 3 working days
+    assert (village["adjudicator"], street["adjudicator"], department["adjudicator"]) == (
+        "dongting", "city_operations", "dongting")
+    assert report["returns"] == {"adjudicator": "level_above", "dispatcher": "city_operations",
+                                 "window": "1 working day", "max": 1, "clock": "pauses"}
+    text = render(report)
+    assert "return by  2026-11-24 Tue 09:00  (退单, decided by jinan)" in text
+    assert "extend to  2026-11-26 Thu 14:30  (延期, approved by jinan)" in text

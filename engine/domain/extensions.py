@@ -100,7 +100,7 @@ def _approvers(draft: Draft, spec: Extensions, until: datetime) -> tuple[str, ..
     out: list[str] = []
     for tier in spec.tiers:
         if until <= draft.add(s.resolve_by, tier.up_to):
-            who = above(draft, s.level, tier.approver, spec.dispatcher)
+            who = above(s, s.level, tier.approver, spec.dispatcher)
             # nobody approves their own extension
             if who is not None and who not in out and who not in s.units:
                 out.append(who)

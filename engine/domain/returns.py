@@ -41,13 +41,12 @@ from engine.domain.state import Deadline, IssueState, ReturnRecord
 LEVEL_ABOVE = "level_above"
 
 
-def above(draft: Draft, level: Level, named: str, dispatcher: str | None) -> str | None:
-    """Who ``named`` (``level_above`` or a unit id) is for an issue held at ``level``: a grid's
-    village, a village's street, the departments' street (which called them in), a street's
-    dispatcher (None if there is none)."""
+def above(s: IssueState, level: Level, named: str, dispatcher: str | None) -> str | None:
+    """Who ``named`` (``level_above`` or a unit id) is for issue ``s`` held at ``level``: a
+    grid's village, a village's street, the departments' street (which called them in), a
+    street's dispatcher (None if there is none)."""
     if named != LEVEL_ABOVE:
         return named
-    s = draft.state
     if level == "grid":
         return s.village
     if level in ("village", "department"):
@@ -83,7 +82,7 @@ def requested(draft: Draft, event: IssueReturnRequested, at: datetime) -> str:
         return "already_returned"
     if at > draft.add(s.entered_at, spec.window):
         return "return_window_passed"
-    adjudicator = above(draft, s.level, spec.adjudicator, spec.dispatcher)
+    adjudicator = above(s, s.level, spec.adjudicator, spec.dispatcher)
     if adjudicator is None or adjudicator in s.units:  # nobody adjudicates their own return
         return "no_adjudicator"
     registry = draft.rules.registry

@@ -369,7 +369,7 @@ def test_any_sequence_keeps_the_invariants_and_counts_equal_the_closure(
         if s.status == "closed":
             break
     run("rated", t + timedelta(minutes=1), satisfied=True)
-    list(run.replayer.advance(t + timedelta(days=30)))
+    run.decisions += run.replayer.advance(t + timedelta(days=30))
     s = run.state
     counted = run.counts("whistle_returns_total")
     for stage in ("requested", "accepted", "rejected"):
@@ -410,3 +410,28 @@ def test_explain_shows_each_rung_s_return_deadline_and_who_extends_it(rules: Rul
     text = render(report)
     assert "return by  2026-11-24 Tue 09:00  (退单, decided by jinan)" in text
     assert "extend to  2026-11-26 Thu 14:30  (延期, approved by jinan)" in text
+
+
+def test_the_report_counts_returns_and_extensions_per_unit_as_the_closures_say(
+        rules: Ruleset) -> None:
+    from engine.report.names import Names
+    from engine.report.workflow import render_workflow, workflow_figures
+
+    run = at_departments(rules)
+    run("return_requested", MONDAY + timedelta(hours=1), unit="traffic_police",
+        reason_code="not_ours", suggested="housing")
+    run("return_decided", MONDAY + timedelta(hours=2), decision="accepted", by="dongting")
+    t = datetime(2026, 11, 24, 9, 0, tzinfo=CST)
+    run("extension_requested", t, unit="housing", working_days=1, basis="b", reason="r")
+    run("extension_decided", t, decision="approved", approver="dongting")
+    run("resolved", datetime(2026, 12, 2, 9, 0, tzinfo=CST), unit="housing")
+    run("rated", datetime(2026, 12, 2, 10, 0, tzinfo=CST), satisfied=True)
+    closed = run.emitted("issue.closed")
+    period = (datetime(2026, 12, 1, tzinfo=CST), datetime(2027, 1, 1, tzinfo=CST))
+    rows = workflow_figures([*closed, *closed], *period)  # a duplicate is skipped
+    assert [(u.unit, u.returns, u.returns_accepted, u.extensions, u.extensions_approved,
+             u.extensions_missed) for u in rows] == [
+        ("housing", 0, 0, 1, 1, 1), ("traffic_police", 1, 1, 0, 0, 0)]
+    assert workflow_figures(closed, period[1], period[1] + timedelta(days=1)) == []
+    text = render_workflow(rows, Names(departments={"housing": "区住建局"}))
+    assert "区住建局" in text and "Returns (退单) and extensions (延期) by unit" in text

@@ -74,7 +74,10 @@ def _run(args: argparse.Namespace) -> int:
     elif args.format == "html":
         text = render_html(a, names, generated_at=datetime.now(SHANGHAI))
     else:
-        text = render_table(a, names)
+        from engine.report.workflow import render_workflow, workflow_figures
+
+        text = render_table(a, names) + render_workflow(
+            workflow_figures(closures.events, start, end), names)
     if args.output is None:
         sys.stdout.write(text)
         return 0

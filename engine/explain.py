@@ -20,6 +20,7 @@ from engine.domain.events import (
     IssueWarning,
 )
 from engine.domain.replay import Replayer
+from engine.domain.returns import above
 from engine.domain.ruleset import Facts, Rule, Ruleset
 from engine.domain.state import IssueState
 
@@ -63,6 +64,10 @@ def explain(event: IssueRaised, rules: Ruleset, at: datetime | None = None) -> d
             decisions = list(replayer.feed(_ack(state, n)))
         else:
             decisions = list(replayer.advance(state.resolve_by))
+    state = replayer.states.get(event.subject)
+    if state is not None:
+        for rung in rungs:
+            _workflow(rung, rule, rules, state)
     urging = _urging(replayer, event.subject, rule)
     return {
         "urging": urging,
@@ -82,6 +87,8 @@ def explain(event: IssueRaised, rules: Ruleset, at: datetime | None = None) -> d
                      if calendar.law_until else None},
         "rules_version": rules.version,
         "ladder": rungs,
+        "returns": _returns(rule),
+        "extensions": _extensions(rule),
         "warnings": warnings,
     }
 
@@ -106,6 +113,39 @@ def _urging(replayer: Replayer, issue: str, rule: Rule) -> dict[str, Any] | None
     return {"limit": rule.urging.limit,
             "decay": str(rule.urging.decay) if rule.urging.decay else None,
             "steps": steps}
+
+
+def _returns(rule: Rule) -> dict[str, Any] | None:
+    r = rule.returns
+    return None if r is None else {
+        "adjudicator": r.adjudicator, "dispatcher": r.dispatcher, "window": str(r.window),
+        "max": r.max, "clock": "pauses" if r.pause else "runs"}
+
+
+def _extensions(rule: Rule) -> dict[str, Any] | None:
+    x = rule.extensions
+    return None if x is None else {
+        "tiers": [{"up_to": str(t.up_to), "approver": t.approver} for t in x.tiers],
+        "max": x.max, "max_total": str(x.max_total) if x.max_total else None,
+        "dispatcher": x.dispatcher}
+
+
+def _workflow(rung: dict[str, Any], rule: Rule, rules: Ruleset, state: IssueState) -> None:
+    """A rung's return deadline and adjudicator, and how far and by whom its resolve limit can
+    be extended (computed in the rule's calendar, as the core computes them)."""
+    calendar = rules.calendars[rule.calendar]
+    start = datetime.fromisoformat(rung["from"])
+    resolve_by = datetime.fromisoformat(rung["resolve_by"])
+    if rule.returns is not None:
+        r = rule.returns
+        rung["return_by"] = calendar.add_utc(start, r.window)[0].isoformat()
+        rung["adjudicator"] = above(state, rung["level"], r.adjudicator, r.dispatcher)
+    if rule.extensions is not None:
+        x = rule.extensions
+        rung["extend"] = [
+            {"until": calendar.add_utc(resolve_by, t.up_to)[0].isoformat(),
+             "approver": above(state, rung["level"], t.approver, x.dispatcher)}
+            for t in x.tiers]
 
 
 def _ack(state: IssueState, n: int) -> IssueAcknowledged:
@@ -167,6 +207,21 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"       resolve by {when(rung['resolve_by'], tz)}")
         for w in rung["warnings"]:
             lines.append(f"       warning    {when(w['at'], tz)}  ({w['kind']}, {w['unit']})")
+        if rung.get("return_by"):
+            lines.append(f"       return by  {when(rung['return_by'], tz)}  (退单, decided by "
+                         f"{rung['adjudicator'] or '-'})")
+        for x in rung.get("extend", ()):
+            lines.append(f"       extend to  {when(x['until'], tz)}  (延期, approved by "
+                         f"{x['approver'] or '-'})")
+    if report.get("returns"):
+        r = report["returns"]
+        lines.append(f"returns:    within {r['window']} of each assignment, at most {r['max']} "
+                     f"per issue; the clock {r['clock']} while one is pending")
+    if report.get("extensions"):
+        x = report["extensions"]
+        total = f", {x['max_total']} in all" if x["max_total"] else ""
+        lines.append(f"extensions: filed before the limit; at most {x['max']} per "
+                     f"assignment{total}")
     urging = report.get("urging")
     if urging:
         decay = f", never two within {urging['decay']}" if urging["decay"] else ""

@@ -64,6 +64,13 @@ MEANINGS = {
     "issue.park_refused": "A park request was rejected.",
     "issue.review_due": "A parked issue's review date has come.",
     "issue.resumed": "A parked issue resumed: its pending limits moved by the paused time.",
+    "issue.return_requested": "The holding unit returns the issue as not its business (退单).",
+    "issue.return_decided": "The adjudicator accepts a return (and re-routes) or rejects it.",
+    "issue.extension_requested": "The holding unit asks for more time on its limit (延期).",
+    "issue.extension_decided": "The approver approves or rejects an extension.",
+    "issue.return_pending": "A return waits for its adjudicator.",
+    "issue.extension_pending": "An extension waits for one of its approvers.",
+    "issue.extended": "A unit's resolve limit moved: tell the resident.",
 }
 
 

@@ -52,8 +52,11 @@ def open_overdue(state: IssueState | None) -> tuple[Unit, ...]:
     if state is None or state.status == "closed":
         return ()
     pending = {(d.kind, d.unit) for d in state.deadlines if not d.warning}
-    if state.parked is not None:  # a parked issue's limits are paused (set aside), not missed
+    # limits paused (set aside) while the issue is parked or a return pauses them: not missed
+    if state.parked is not None:
         pending.update((d.kind, d.unit) for d in state.parked.paused if not d.warning)
+    if state.return_paused:
+        pending.update((d.kind, d.unit) for d in state.return_paused if not d.warning)
     out: list[Unit] = []
     is_open = state.status == "open"
     if (is_open and state.level != "department" and state.response is None
@@ -107,6 +110,14 @@ class Metrics:
             "whistle_points_reversed_total": counter(
                 "whistle_points_reversed_total", "Points reversed (reopened or withdrawn), by "
                 "person kind and point rule.", "kind", "rule"),
+            "whistle_returns_total": counter(
+                "whistle_returns_total",
+                "Returns (退单) by the returning unit: requested, accepted, rejected (the "
+                "invalid-return rate is rejected / requested).", "unit", "stage"),
+            "whistle_extensions_total": counter(
+                "whistle_extensions_total",
+                "Extensions (延期) of a unit's resolve limit: requested, approved, rejected, "
+                "missed (overdue even after the extension).", "unit", "stage"),
             "whistle_issue_resolution_seconds": Histogram(
                 "whistle_issue_resolution_seconds", "Raised to closed, for resolved issues.",
                 ["closed_level"], buckets=RESOLUTION_BUCKETS, registry=r),
@@ -219,6 +230,13 @@ class Metrics:
         for dept in registry.departments:
             for outcome in outcomes:
                 f["whistle_report_outcomes_total"].labels(department=dept, outcome=outcome)
+        # returns and extensions, for the units that hold issues longest (grids and villages
+        # return too; their series start at their first count)
+        for unit in (*registry.departments, *registry.streets):
+            for stage in ("requested", "accepted", "rejected"):
+                f["whistle_returns_total"].labels(unit=unit, stage=stage)
+            for stage in ("requested", "approved", "rejected", "missed"):
+                f["whistle_extensions_total"].labels(unit=unit, stage=stage)
         for level in LEVELS:
             for kind in ("respond", "resolve", "report", "progress"):
                 f["whistle_deadlines_missed_total"].labels(kind=kind, level=level)

@@ -18,13 +18,23 @@ Rules of the game:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from sys import intern
+from typing import Any
 
-from engine.domain import claims, parking
+from engine.domain import claims, extensions, parking, returns
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
-from engine.domain.events import DeadlineReached, Envelope, IssueRaised
+from engine.domain.events import (
+    DeadlineReached,
+    Envelope,
+    IssueExtensionDecided,
+    IssueExtensionRequested,
+    IssueRaised,
+    IssueReturnDecided,
+    IssueReturnRequested,
+)
 from engine.domain.fast import defaults_of, make, replace
 from engine.domain.lifecycle import apply, enter, fire_due, retime
 from engine.domain.people import ACT_TYPES, CLAIM_TYPES, moved
@@ -35,6 +45,13 @@ from engine.domain.state import IssueState
 Event = Envelope | DeadlineReached
 
 _TICK = timedelta(microseconds=1)
+# Facts applied by the workflow modules (each answers "" or why it did not fit, as ``apply``)
+MOVES: dict[type[Envelope], Callable[[Draft, Any, datetime], str]] = {
+    IssueReturnRequested: returns.requested,
+    IssueReturnDecided: returns.decided,
+    IssueExtensionRequested: extensions.requested,
+    IssueExtensionDecided: extensions.decided,
+}
 MAX_SEEN = 256  # event keys kept per issue; far above any real issue's event count
 
 
@@ -105,8 +122,14 @@ def decide(
         reason = apply_people(draft, event, at)
     else:
         before = draft.state.status
-        parked = parking.apply(draft, event, at)  # parking's facts, and what parking changes
-        reason = apply(draft, event, at) if parked is None else parked
+        move = MOVES.get(kind)
+        if move is not None:  # returns and extensions: on an open issue that is not parked
+            s = draft.state
+            reason = ("not_open" if s.status != "open" else "parked" if s.parked is not None
+                      else move(draft, event, at))
+        else:
+            parked = parking.apply(draft, event, at)  # parking's facts, and what parking changes
+            reason = apply(draft, event, at) if parked is None else parked
         s = draft.state
         if s.reporter or s.claims:  # someone points could go to, or claims to put back
             if not reason and s.status != before:

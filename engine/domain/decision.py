@@ -27,6 +27,8 @@ Family = Literal[
     "whistle_supervisions_total",
     "whistle_parks_total",
     "whistle_parked_seconds",
+    "whistle_returns_total",
+    "whistle_extensions_total",
 ]
 FAMILIES: tuple[Family, ...] = get_args(Family)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from engine.domain.ruleset import Level
 
@@ -28,6 +28,10 @@ ReportOutcome = Literal["on_time", "late", "missed"]
 # People who claim (认领) an issue to help with it; a subset of the reporter kinds (docs/claims.md)
 ClaimantKind = Literal["party_member", "volunteer", "rider", "grid_worker", "resident"]
 ClaimOutcome = Literal["released", "expired", "held"]
+ReturnReason = Literal["not_ours", "wrong_place", "unclear_ownership", "overlapping_duties",
+                       "other"]
+ReturnDecision = Literal["accepted", "rejected"]
+ExtensionDecision = Literal["approved", "rejected"]
 
 
 class Data(BaseModel):
@@ -150,6 +154,46 @@ class UnparkedData(Data):
     note: Text = ""
 
 
+class ReturnRequestedData(Data):
+    unit: Id
+    reason_code: ReturnReason
+    note: Text = ""
+    suggested: Id | None = None  # the unit the returning holder thinks it belongs to
+
+
+class ReturnDecidedData(Data):
+    decision: ReturnDecision
+    by: Id
+    to: tuple[Id, ...] = ()  # when accepted: the new holders (default: the suggested unit)
+    note: Text = ""
+
+
+class ExtensionRequestedData(Data):
+    """Either ``until`` (the new resolve limit) or ``working_days`` past the current one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, json_schema_extra={
+        "oneOf": [{"required": ["until"]}, {"required": ["working_days"]}]})
+
+    unit: Id
+    until: Time | None = None
+    working_days: Annotated[int, Field(ge=1, le=366)] | None = None
+    basis: Annotated[str, Field(min_length=1, max_length=4000)]  # the rule or plan relied on
+    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+
+    @model_validator(mode="after")
+    def _one_length(self) -> ExtensionRequestedData:
+        if (self.until is None) == (self.working_days is None):
+            raise ValueError("give exactly one of until and working_days")
+        return self
+
+
+class ExtensionDecidedData(Data):
+    decision: ExtensionDecision
+    approver: Id
+    until: Time | None = None  # when approved: the new limit (default: as asked; not later)
+    note: Text = ""
+
+
 class IssueRaised(Envelope):
     type: Literal["issue.raised"] = "issue.raised"
     data: RaisedData
@@ -215,6 +259,26 @@ class IssueUnparked(Envelope):
     data: UnparkedData
 
 
+class IssueReturnRequested(Envelope):
+    type: Literal["issue.return_requested"] = "issue.return_requested"
+    data: ReturnRequestedData
+
+
+class IssueReturnDecided(Envelope):
+    type: Literal["issue.return_decided"] = "issue.return_decided"
+    data: ReturnDecidedData
+
+
+class IssueExtensionRequested(Envelope):
+    type: Literal["issue.extension_requested"] = "issue.extension_requested"
+    data: ExtensionRequestedData
+
+
+class IssueExtensionDecided(Envelope):
+    type: Literal["issue.extension_decided"] = "issue.extension_decided"
+    data: ExtensionDecidedData
+
+
 InboundEvent = Annotated[
     IssueRaised
     | IssueAcknowledged
@@ -228,7 +292,11 @@ InboundEvent = Annotated[
     | IssueClaimReleased
     | IssueParkRequested
     | IssueParkDecided
-    | IssueUnparked,
+    | IssueUnparked
+    | IssueReturnRequested
+    | IssueReturnDecided
+    | IssueExtensionRequested
+    | IssueExtensionDecided,
     Field(discriminator="type"),
 ]
 
@@ -248,6 +316,10 @@ INBOUND_TYPES: dict[str, type[Envelope]] = {
         IssueParkRequested,
         IssueParkDecided,
         IssueUnparked,
+        IssueReturnRequested,
+        IssueReturnDecided,
+        IssueExtensionRequested,
+        IssueExtensionDecided,
     )
 }
 
@@ -455,6 +527,65 @@ class ResumedData(OutData):
     rule: str
 
 
+class ReturnEntry(Data):
+    unit: str
+    level: Level
+    reason_code: ReturnReason
+    requested_at: datetime
+    adjudicator: str
+    decision: ReturnDecision | None = None  # None: still pending when the issue moved on
+    by: str | None = None
+    decided_at: datetime | None = None
+    to: tuple[str, ...] = ()
+
+
+class ExtensionEntry(Data):
+    unit: str
+    level: Level
+    requested_at: datetime
+    previous_resolve_by: datetime
+    requested_until: datetime
+    decision: ExtensionDecision | None = None
+    approver: str | None = None
+    decided_at: datetime | None = None
+    until: datetime | None = None
+    missed: bool = False  # overdue even after the extension
+
+
+class ReturnPendingData(OutData):
+    unit: str
+    level: Level
+    reason_code: ReturnReason
+    note: str = ""
+    suggested: str | None = None
+    adjudicator: str  # who must decide it (issue.return_decided ``by``)
+    paused: bool  # the unit's limits are paused until it is decided
+    rule: str
+
+
+class ExtensionPendingData(OutData):
+    unit: str
+    level: Level
+    resolve_by: datetime
+    until: datetime
+    approvers: tuple[str, ...]  # any of them may decide it (issue.extension_decided)
+    rule: str
+
+
+class ExtendedData(OutData):
+    """For upstream to tell the resident (告知群众): the unit's resolve limit moved."""
+
+    unit: str
+    level: Level
+    previous_resolve_by: datetime
+    resolve_by: datetime
+    approver: str
+    basis: str
+    reason: str
+    count: int  # extensions approved for this assignment so far
+    rule: str
+
+
 class ClosedData(OutData):
     outcome: Literal["resolved", "withdrawn"]
     satisfied: bool | None
@@ -482,6 +613,8 @@ class ClosedData(OutData):
     urgings: int = 0
     supervised: bool = False
     parked: tuple[ParkedPeriod, ...] = ()
+    returns: tuple[ReturnEntry, ...] = ()
+    extensions: tuple[ExtensionEntry, ...] = ()
 
 
 class Outbound(Envelope):
@@ -574,11 +707,27 @@ class IssueResumed(Outbound):
     data: ResumedData
 
 
+class IssueReturnPending(Outbound):
+    type: Literal["issue.return_pending"] = "issue.return_pending"
+    data: ReturnPendingData
+
+
+class IssueExtensionPending(Outbound):
+    type: Literal["issue.extension_pending"] = "issue.extension_pending"
+    data: ExtensionPendingData
+
+
+class IssueExtended(Outbound):
+    type: Literal["issue.extended"] = "issue.extended"
+    data: ExtendedData
+
+
 OutboundEvent = Annotated[
     IssueAssigned | IssueEscalated | IssueWarning | IssueOverdue | IssueReopened | IssueClosed
     | IssueClaimExpired | PointsAwarded | PointsReversed
     | IssueUrged | IssueSupervised | IssueParkPending | IssueParked | IssueParkRefused
-    | IssueReviewDue | IssueResumed,
+    | IssueReviewDue | IssueResumed
+    | IssueReturnPending | IssueExtensionPending | IssueExtended,
     Field(discriminator="type"),
 ]
 LEDGER_TYPES = frozenset(("points.awarded", "points.reversed"))
@@ -602,5 +751,8 @@ OUTBOUND_TYPES: dict[str, type[Outbound]] = {
         IssueParkRefused,
         IssueReviewDue,
         IssueResumed,
+        IssueReturnPending,
+        IssueExtensionPending,
+        IssueExtended,
     )
 }

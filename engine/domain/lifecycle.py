@@ -51,6 +51,7 @@ from engine.domain.events import (
 from engine.domain.fast import make
 from engine.domain.ruleset import LEVEL_RANK, Level, Route, Step
 from engine.domain.state import Deadline, DeadlineKind, PathStep, ReportDue
+from engine.domain.workflow_hooks import closure_fields, resolve_missed
 
 _BY_DUE = attrgetter("due")
 MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
@@ -178,6 +179,9 @@ def _respond(draft: Draft, at: datetime) -> None:
         response=outcome,
         deadlines=tuple([d for d in s.deadlines if d.kind != "respond"]),
     )
+
+
+respond = _respond  # for the moves built on these (returns: returning an issue answers it)
 
 
 def leave(draft: Draft, at: datetime) -> PathStep:
@@ -492,6 +496,8 @@ def fire(draft: Draft, d: Deadline) -> None:
     send_limit(draft, IssueOverdue, kind, d.unit, d.due, d.due)
     draft.count("whistle_deadlines_missed_total", (("kind", kind), ("level", s.level)))
     draft.update(breaches=s.breaches + 1)
+    if kind == "resolve" and s.extensions:
+        resolve_missed(draft, d.due)
     # its warning, if not yet fired, is moot now
     draft.update(deadlines=tuple([
         x for x in draft.state.deadlines
@@ -558,6 +564,7 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
             "reopens": s.reopens, "rule": s.rule, "rules_version": s.rules_version,
             "claims": claims.records(s) if s.claims else (),
             "urgings": s.urged, "supervised": s.supervised, "parked": parked,
+            **closure_fields(s),
         }),
         at,
     )

@@ -15,8 +15,10 @@ added to every set-aside deadline, and ``issue.resumed`` and ``issue.assigned{re
 unparked}`` say the new limits. Limits already missed before the park stay missed. The periods
 are kept in ``state.parked_spans`` and carried by ``issue.closed`` as ``parked``.
 
-A whistle while parked is unfit (``parked``: resume it first); a resolution while parked
-resumes it first (the period ends at the resolution) and then resolves it.
+A whistle while parked is unfit (``parked``: resume it first), and so are returns and
+extensions (``decide`` refuses them; a park request while a return is pending is unfit,
+``return_pending``); a resolution while parked resumes it first (the period ends at the
+resolution) and then resolves it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from engine.domain.events import (
     ReviewDueData,
 )
 from engine.domain.fast import make
+from engine.domain.returns import pending_return
 from engine.domain.state import Deadline, Parked, ParkedSpan, ParkRequest
 from engine.domain.urging import arm, units_named
 
@@ -100,6 +103,8 @@ def _requested(draft: Draft, event: IssueParkRequested, at: datetime) -> str:
         return "not_holder"
     if s.park_request is not None:
         return "park_pending"
+    if s.returns and pending_return(s) is not None:  # the holder says it is not its business
+        return "return_pending"
     review_at = utc(data.review_at)
     problem = _review_problem(draft, review_at, at)
     if problem:

@@ -211,6 +211,34 @@ class Parking(Frozen):
     max_review: Limit | None = None
 
 
+class Returns(Frozen):
+    """Returns (退单): who adjudicates a holder's "not ours", within what window, how often.
+
+    ``adjudicator``: ``level_above`` (a grid's village, a village's street, the departments'
+    street; a street's ``dispatcher``) or a unit id. ``pause``: the unit's limits stop while a
+    return is pending (moved on by the paused working time if it is rejected)."""
+
+    adjudicator: str = "level_above"
+    dispatcher: str | None = None
+    window: Limit
+    max: int = 2
+    pause: bool = False
+
+
+class ExtensionTier(Frozen):
+    up_to: Limit  # an extension ending no later than this past the current limit
+    approver: str  # level_above (as for returns) or a unit id
+
+
+class Extensions(Frozen):
+    """Extensions (延期) of a unit's resolve limit: approvers by length, and caps."""
+
+    tiers: tuple[ExtensionTier, ...]  # by growing ``up_to``; the last one is the longest
+    max: int = 2  # approved extensions per assignment (one unit's stay on a level)
+    max_total: Limit | None = None  # all of them together, past the limit first set
+    dispatcher: str | None = None
+
+
 class Rule(Frozen):
     id: str
     description: str = ""
@@ -219,6 +247,8 @@ class Rule(Frozen):
     ladder: tuple[Step, ...]
     warn_at: float | None = 0.8
     closing: Closing
+    returns: Returns | None = None  # None: returns are not taken under this rule
+    extensions: Extensions | None = None
     source: str = ""  # FILE:LINE of the rule, for explain/show
     urging: Urging | None = None  # supervision (engine.domain.urging)
     parking: Parking | None = None  # parking (engine.domain.parking); None: not allowed

@@ -140,6 +140,42 @@ class ParkedSpan(NamedTuple):
     paused_seconds: float
 
 
+class ReturnRecord(NamedTuple):
+    """A return (退单) asked for by the holder of the assignment that began at ``entered_at``,
+    and its adjudication once decided."""
+
+    unit: str
+    level: Level
+    reason_code: str
+    requested_at: datetime
+    entered_at: datetime  # the assignment returned (the holder's arrival on its level)
+    adjudicator: str
+    suggested: str | None = None
+    decision: Literal["accepted", "rejected"] | None = None
+    by: str | None = None
+    decided_at: datetime | None = None
+    to: tuple[str, ...] = ()
+
+
+class ExtensionRecord(NamedTuple):
+    """An extension (延期) of the resolve limit of the assignment that began at ``entered_at``."""
+
+    unit: str
+    level: Level
+    requested_at: datetime
+    entered_at: datetime
+    previous_resolve_by: datetime  # the limit when it was asked for
+    requested_until: datetime
+    approvers: tuple[str, ...]  # who may approve what was asked
+    basis: str = ""
+    reason: str = ""
+    decision: Literal["approved", "rejected"] | None = None
+    approver: str | None = None
+    decided_at: datetime | None = None
+    until: datetime | None = None
+    missed: bool = False  # the extended limit passed too: overdue even after extension
+
+
 class IssueState(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -189,6 +225,10 @@ class IssueState(BaseModel):
     park_request: ParkRequest | None = None
     parked: Parked | None = None
     parked_spans: tuple[ParkedSpan, ...] = ()
+    # returns and extensions (engine.domain.returns, engine.domain.extensions)
+    returns: tuple[ReturnRecord, ...] = ()
+    extensions: tuple[ExtensionRecord, ...] = ()
+    return_paused: tuple[Deadline, ...] = ()  # the level's deadlines while a return pauses them
 
     # idempotence: the inbound event keys seen, and the key of the last trigger applied (a
     # deadline's, which is not among ``seen``). What a trigger produced is not kept here: the

@@ -125,13 +125,14 @@ def decode_cursor(cursor: str) -> str:
 
 
 def missed(state: IssueState, now: datetime) -> list[Missed]:
-    """The current level's limits that have passed unmet at ``now`` (none once closed). A
-    parked issue's paused limits are not missed (they move when it resumes); a limit missed
-    before it was parked stays missed."""
+    """The current level's limits that have passed unmet at ``now`` (none once closed). Limits
+    paused while the issue is parked, or while a return pauses them, are not missed (they move
+    when the clock runs again); a limit missed before the pause stays missed."""
     if state.status == "closed":
         return []
-    paused = {(d.kind, d.unit) for d in state.parked.paused if not d.warning} if (
-        state.parked is not None) else set()
+    paused = {(d.kind, d.unit) for d in (
+        *(state.parked.paused if state.parked is not None else ()), *state.return_paused)
+        if not d.warning}
     out: list[Missed] = []
     if state.status == "open":
         if (state.level != "department" and state.response is None

@@ -24,6 +24,7 @@ from sys import intern
 from typing import Any
 
 from engine.domain import claims, extensions, parking, returns
+from engine.domain.deadlines import fire_due
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
 from engine.domain.events import (
@@ -36,7 +37,7 @@ from engine.domain.events import (
     IssueReturnRequested,
 )
 from engine.domain.fast import defaults_of, make, replace
-from engine.domain.lifecycle import apply, enter, fire_due, retime
+from engine.domain.lifecycle import apply, enter, retime
 from engine.domain.people import ACT_TYPES, CLAIM_TYPES, moved
 from engine.domain.people import apply as apply_people
 from engine.domain.ruleset import Facts, Rule, Ruleset

@@ -54,6 +54,23 @@ MEANINGS = {
     "issue.claim_expired": "The claimant did not act within the rules' time: the claim ended.",
     "points.awarded": "Points (积分) for a person, on points.ledger; the id is deterministic.",
     "points.reversed": "An award taken back (the issue reopened or was withdrawn).",
+    "issue.park_requested": "A holding unit asks to park the issue (挂账) until a review date.",
+    "issue.park_decided": "An approver named by the rule approves or rejects a park request.",
+    "issue.unparked": "A holding unit or an approver resumes a parked issue.",
+    "issue.urged": "A step of the rule's urging ladder (催办) for a missed limit.",
+    "issue.supervised": "The urging ladder's supervision step: a supervision case (督办).",
+    "issue.park_pending": "A park request waits for an approver; the clock runs meanwhile.",
+    "issue.parked": "A park request was approved: the unit's limits pause.",
+    "issue.park_refused": "A park request was rejected.",
+    "issue.review_due": "A parked issue's review date has come.",
+    "issue.resumed": "A parked issue resumed: its pending limits moved by the paused time.",
+    "issue.return_requested": "The holding unit returns the issue as not its business (退单).",
+    "issue.return_decided": "The adjudicator accepts a return (and re-routes) or rejects it.",
+    "issue.extension_requested": "The holding unit asks for more time on its limit (延期).",
+    "issue.extension_decided": "The approver approves or rejects an extension.",
+    "issue.return_pending": "A return waits for its adjudicator.",
+    "issue.extension_pending": "An extension waits for one of its approvers.",
+    "issue.extended": "A unit's resolve limit moved: tell the resident.",
 }
 
 

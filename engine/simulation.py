@@ -22,9 +22,11 @@ from engine.domain.events import (
     IssueAcknowledged,
     IssueAssigned,
     IssueClosed,
+    IssueExtensionPending,
     IssueRated,
     IssueReported,
     IssueResolved,
+    IssueReturnPending,
     IssueWhistled,
     IssueWithdrawn,
     Outbound,
@@ -82,6 +84,13 @@ class Pace:
     # from it (nor within ``margin`` before it), after its whistle, or after a withdrawal
     holders_only: bool = False
     margin: timedelta = timedelta(0)
+    # returns (退单) and extensions (延期), none by default (the recorded histories have none):
+    # a department lead returns an assignment soon after it, or asks for a few more working
+    # days halfway through its limit; the adjudicator accepts, the approver approves, these
+    # shares of them (the rest are rejected)
+    returns: float = 0.0
+    extensions: float = 0.0
+    accepted: float = 0.7
 
 
 # The demo's first minute (600x: ten hours of Xishan time) shows the whole loop: a fifth of the
@@ -143,6 +152,8 @@ class World:
         """The world's answers to one engine event (with future times)."""
         if self.pace.holders_only and isinstance(out, IssueAssigned | IssueClosed):
             self._answers[out.subject] = out.id  # what came before is no longer answered
+        if isinstance(out, IssueReturnPending | IssueExtensionPending):
+            return [self._decide(out)]
         if not isinstance(out, IssueAssigned):
             return []
         d = out.data
@@ -171,6 +182,7 @@ class World:
                 done = began + timedelta(hours=rng.uniform(*pace.department_resolve))
             events.append(self._event("progressed", issue, at + (done - at) / 2, unit=lead,
                                       note="处理中"))
+            events += self._workflow(out, lead)
         else:
             holder = d.units[0]
             if d.respond_by is not None:
@@ -192,6 +204,36 @@ class World:
             events.append(self._event("withdrawn", issue, at + timedelta(minutes=30),
                                       reason="已自行解决"))
         return self._holding(out, events)
+
+    def _workflow(self, out: IssueAssigned, lead: str) -> list[Envelope]:
+        """A department lead's return or extension request (only with those shares set, so
+        the default history draws no more random numbers than before)."""
+        pace, rng, d, events = self.pace, self.rng, out.data, []
+        if pace.returns and d.reason != "return_accepted" and rng.random() < pace.returns:
+            others = sorted(set(self.rules.registry.departments) - set(d.units))
+            events.append(self._event(
+                "return_requested", out.subject, out.time + timedelta(minutes=rng.uniform(10, 90)),
+                unit=lead, reason_code=rng.choice(["not_ours", "overlapping_duties"]),
+                note="不属于本部门职责", suggested=rng.choice(others)))
+        if pace.extensions and rng.random() < pace.extensions:
+            events.append(self._event(
+                "extension_requested", out.subject, out.time + (d.resolve_by - out.time) / 2,
+                unit=lead, working_days=rng.randint(1, 5), basis="部门工作方案",
+                reason="需协调施工时间"))
+        return events
+
+    def _decide(self, out: IssueReturnPending | IssueExtensionPending) -> Envelope:
+        """The adjudicator's or approver's decision, an hour or a few later."""
+        rng = self.rng
+        when = out.time + timedelta(hours=rng.uniform(1, 4))
+        yes = rng.random() < self.pace.accepted
+        if isinstance(out, IssueReturnPending):
+            return self._event("return_decided", out.subject, when,
+                               decision="accepted" if yes else "rejected",
+                               by=out.data.adjudicator)
+        return self._event("extension_decided", out.subject, when,
+                           decision="approved" if yes else "rejected",
+                           approver=out.data.approvers[0])
 
     def current(self, fact: Envelope) -> bool:
         """Whether a fact the world made still answers its issue's latest assignment (always,

@@ -17,7 +17,7 @@ EVENT = ROOT / "engine" / "sample" / "events" / "parking-before-national-day.jso
 def test_rules_check_passes_on_the_shipped_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check", str(SAMPLE)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ok: ") and "127 villages" in out and "12 departments" in out
+    assert out.startswith("ok: ") and "127 villages" in out and "13 departments" in out
 
 
 def test_rules_check_lists_every_error_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,6 +51,18 @@ DATA: dict[str, dict[str, Any]] = {
     "issue.withdrawn": {"reason": "fixed by the landlord"},
     "issue.claimed": {"claimant": {"kind": "rider", "id": "rd-7731"}, "note": "I pass by daily"},
     "issue.claim_released": {"claimant": {"kind": "rider", "id": "rd-7731"}},
+    "issue.park_requested": {"unit": "xs-s01", "reason": "waits for the 2027 budget",
+                             "plan": "tender in March", "review_at": "2027-03-01T09:00:00+08:00"},
+    "issue.park_decided": {"decision": "approved", "approver": "housing",
+                           "review_at": "2027-02-15T09:00:00+08:00", "note": "ok"},
+    "issue.unparked": {"unit": "xs-s01", "note": "budget approved"},
+    "issue.return_requested": {"unit": "transport", "reason_code": "not_ours",
+                               "note": "a water main, not a road", "suggested": "water"},
+    "issue.return_decided": {"decision": "accepted", "by": "xs-street", "to": ["water"]},
+    "issue.extension_requested": {"unit": "transport", "working_days": 5,
+                                  "basis": "区政府专题会议纪要", "reason": "needs a road closure"},
+    "issue.extension_decided": {"decision": "approved", "approver": "xs-street",
+                                "until": "2026-12-04T17:30:00+08:00"},
 }
 
 
@@ -204,11 +216,12 @@ REJECTIONS: list[Any] = [
         encode(event(type="issue.deleted")),
         None,
         "unknown_type",
-        "'issue.deleted' is not one of: issue.acknowledged",
+        "'issue.deleted' is not one of: issue.{acknowledged, claim_released",
         id="unknown-type",
     ),
     pytest.param(
-        encode(event(type="issue.assigned")), None, "unknown_type", "issue.raised", id="outbound"
+        encode(event(type="issue.assigned")), None, "unknown_type", "progressed, raised, rated",
+        id="outbound",
     ),
     pytest.param(
         encode(event(data={"category": "road", "title": "t", "severity": "high"})),

@@ -1,9 +1,9 @@
 """Golden replays: a scenario's events in, the engine's lifecycle out, compared line by line.
 
 Scenarios live in tests/testdata/replays/scenarios/*.yaml, run on the rules in
-tests/testdata/replays/rules/ (or the directory a scenario's ``rules:`` names) with a virtual
-clock. Run with UPDATE_GOLDENS=1 to rewrite the expected files after a deliberate change, then
-read the diff before committing it.
+tests/testdata/replays/rules/ (or the directory beside it a scenario names in ``rules:``) with a
+virtual clock. Run with UPDATE_GOLDENS=1 to rewrite the
+expected files after a deliberate change, then read the diff before committing it.
 """
 
 from __future__ import annotations
@@ -25,8 +25,13 @@ HERE = Path(__file__).parent / "testdata" / "replays"
 SCENARIOS = sorted((HERE / "scenarios").glob("*.yaml"))
 
 
+def load_doc(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return doc
+
+
 def load_events(path: Path) -> tuple[list[Envelope], datetime]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = load_doc(path)
     events = []
     for n, (at, kind, data) in enumerate(doc["events"], 1):
         when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
@@ -42,8 +47,7 @@ def load_events(path: Path) -> tuple[list[Envelope], datetime]:
 
 
 def lifecycle(path: Path) -> list[str]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    result = load_ruleset(HERE / str(doc.get("rules", "rules")))
+    result = load_ruleset(HERE / str(load_doc(path).get("rules", "rules")))
     assert result.ruleset is not None, result.errors
     events, until = load_events(path)
     lines: list[str] = []

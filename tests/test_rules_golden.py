@@ -52,7 +52,8 @@ def test_every_error_class_has_a_case() -> None:
         "unknown_department", "unknown_street", "unknown_category", "unknown_calendar",
         "duplicate_id", "duplicate_rule_id", "ladder_goes_down", "repeated_level",
         "unreachable_rule", "no_catch_all", "department_without_default_route", "empty_ladder",
-        "duplicate_section", "many_errors", "bad_people",
+        "duplicate_section", "many_errors", "bad_people", "bad_urging", "bad_parking",
+        "bad_returns", "bad_extensions",
     }
     assert wanted <= set(ERROR_CASES)
 

@@ -340,7 +340,11 @@ def test_valid_set_rules_match_the_yaml_with_defaults_applied() -> None:
         ),
         "warn_at": None,
         "closing": default_closing.model_dump(),
+        "returns": None,
+        "extensions": None,
         "source": "rules.yaml:9",
+        "urging": None,
+        "parking": None,
     }
     assert parking.match == (
         Condition(field="category", values=("illegal_parking", "parking_conversion")),

@@ -73,6 +73,11 @@ Version history (the real bytes of each are in ``tests/testdata/states/``):
   value written before reads unchanged (``v4-lifecycle.jsonl``) and no new version was needed.
   A value written with them is not readable by a worker from before issue 12 (extra fields are
   refused): roll forward, not back.
+  Likewise since issue 11 items 3-4 (supervision and parking): the state's ``urging``,
+  ``urged``, ``supervised``, ``park_request``, ``parked`` and ``parked_spans`` (deadlines of
+  kinds ``urge`` and ``review``), ``issue.closed``'s ``urgings``, ``supervised`` and ``parked``,
+  the new outbound events in an outbox, and a 6th header element (the unit holding the issue
+  parked) written only while it is parked: optional, older values read unchanged.
 
 The rule for the next change to anything a stored value holds (``IssueState`` or the models in
 it, the outbound events, this envelope): bump :data:`FORMAT_VERSION`, add the upcaster from the
@@ -121,6 +126,9 @@ class UndecodableState(Exception):
 
 
 Header = tuple[str, str, str | None, int | None, str | None]
+# ... and the unit holding it parked, written only while the issue is parked (engine.domain
+# .parking), so every other value's bytes stay as they were; a scan reads either length.
+ParkedHeader = tuple[str, str, str | None, int | None, str | None, str]
 
 
 class Summary(NamedTuple):
@@ -133,13 +141,14 @@ class Summary(NamedTuple):
     due: datetime | None  # the earliest deadline's
     token: int | None
     closed_at: datetime | None
+    parked: str | None = None  # the unit holding it parked (for the parked-issues gauge)
 
 
 def summary_of(partition: int, state: IssueState) -> Summary:
     first = min(state.deadlines, key=_due, default=None)
     return Summary(state.issue_id, partition, state.status, state.level,
                    first.due if first else None, first.token if first else None,
-                   state.closed_at)
+                   state.closed_at, state.parked.unit if state.parked else None)
 
 
 def _due(d: Any) -> datetime:
@@ -152,7 +161,7 @@ class _V4(TypedDict):
 
     v: Literal[4]
     p: Annotated[int, Strict()]
-    h: NotRequired[Header]
+    h: NotRequired[Header | ParkedHeader]
     s: IssueState
     o: NotRequired[tuple[OutboundEvent, ...]]
     k: NotRequired[tuple[Annotated[str, Strict()], ...]]
@@ -171,9 +180,11 @@ def encode(stored: Stored, outbox_json: Sequence[bytes] | None = None) -> bytes:
     the bytes are the same either way (tests/test_state_codec.py)."""
     state = stored.state
     first = min(state.deadlines, key=_due, default=None)
-    header: Header = (state.status, state.level,
-                      first.due.isoformat() if first else None, first.token if first else None,
-                      state.closed_at.isoformat() if state.closed_at else None)
+    header: Header | ParkedHeader = (
+        state.status, state.level, first.due.isoformat() if first else None,
+        first.token if first else None, state.closed_at.isoformat() if state.closed_at else None)
+    if state.parked is not None:
+        header = (*header, state.parked.unit)
     doc: _V4 = {"v": 4, "p": stored.partition, "h": header, "s": state}
     if outbox_json is not None and stored.outbox:
         assert len(outbox_json) == len(stored.outbox)
@@ -238,11 +249,14 @@ def peek(issue_id: str, raw: bytes) -> Summary | None:
         return None
     try:
         head = json.loads(raw[:end] + b"}")
-        status, level, due, token, closed_at = head["h"]
+        status, level, due, token, closed_at, *parked = head["h"]
+        if len(parked) > 1:
+            return None
         return Summary(issue_id, int(head["p"]), str(status), str(level),
                        None if due is None else datetime.fromisoformat(due),
                        None if token is None else int(token),
-                       None if closed_at is None else datetime.fromisoformat(closed_at))
+                       None if closed_at is None else datetime.fromisoformat(closed_at),
+                       str(parked[0]) if parked else None)
     except Exception:  # any surprise: decode it whole instead
         return None
 

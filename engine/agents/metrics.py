@@ -31,6 +31,7 @@ from engine.domain.state import IssueState
 RESOLUTION_BUCKETS = (
     600, 1800, 3600, 4 * 3600, 8 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400, 90 * 86400,
 )
+PARKED_BUCKETS = tuple(d * 86400 for d in (1, 7, 14, 30, 60, 90, 180, 365))
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 HELD_STATUSES = ("open", "resolved", "closed", "retired")
 # The three rates (三率) by unit: a unit is a department, or a street for the limits of its grid,
@@ -51,6 +52,11 @@ def open_overdue(state: IssueState | None) -> tuple[Unit, ...]:
     if state is None or state.status == "closed":
         return ()
     pending = {(d.kind, d.unit) for d in state.deadlines if not d.warning}
+    # limits paused (set aside) while the issue is parked or a return pauses them: not missed
+    if state.parked is not None:
+        pending.update((d.kind, d.unit) for d in state.parked.paused if not d.warning)
+    if state.return_paused:
+        pending.update((d.kind, d.unit) for d in state.return_paused if not d.warning)
     out: list[Unit] = []
     is_open = state.status == "open"
     if (is_open and state.level != "department" and state.response is None
@@ -104,9 +110,30 @@ class Metrics:
             "whistle_points_reversed_total": counter(
                 "whistle_points_reversed_total", "Points reversed (reopened or withdrawn), by "
                 "person kind and point rule.", "kind", "rule"),
+            "whistle_returns_total": counter(
+                "whistle_returns_total",
+                "Returns (退单) by the returning unit: requested, accepted, rejected (the "
+                "invalid-return rate is rejected / requested).", "unit", "stage"),
+            "whistle_extensions_total": counter(
+                "whistle_extensions_total",
+                "Extensions (延期) of a unit's resolve limit: requested, approved, rejected, "
+                "missed (overdue even after the extension).", "unit", "stage"),
             "whistle_issue_resolution_seconds": Histogram(
                 "whistle_issue_resolution_seconds", "Raised to closed, for resolved issues.",
                 ["closed_level"], buckets=RESOLUTION_BUCKETS, registry=r),
+            # supervision and parking (engine.domain.urging, engine.domain.parking)
+            "whistle_urgings_total": counter(
+                "whistle_urgings_total", "Urging steps (催办) sent, by the unit urged.",
+                "unit", "step", "level"),
+            "whistle_supervisions_total": counter(
+                "whistle_supervisions_total", "Supervision cases (督办), by the unit supervised.",
+                "unit", "level"),
+            "whistle_parks_total": counter(
+                "whistle_parks_total", "Park requests (挂账) decided, by the unit and decision.",
+                "unit", "decision"),
+            "whistle_parked_seconds": Histogram(
+                "whistle_parked_seconds", "How long issues stayed parked (wall time), observed "
+                "when they resume or close.", ["level"], buckets=PARKED_BUCKETS, registry=r),
         }
         self.events = counter(
             "whistle_events_total", "Inbound events by type and result.", "type", "result")
@@ -165,6 +192,9 @@ class Metrics:
             "whistle_unit_ratings_total",
             "Residents' ratings of a unit's resolution: satisfied (the issue closed) or not "
             "(it was reopened, or climbed as reopened too often).", "unit", "satisfied")
+        self.parked_issues = Gauge(
+            "whistle_parked_issues", "Parked issues (挂账) by the unit holding them, on this "
+            "worker's partitions.", ["unit"], registry=r)
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
         self._children: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
@@ -176,6 +206,7 @@ class Metrics:
         self._held = PartitionGauge(self.table_issues, "status", HELD_STATUSES)
         self._overdue: dict[int, Counter[Unit]] = {}
         self._overdue_keys: set[Unit] = set()  # the gauge's series ever set above 0
+        self._parked = PartitionGauge(self.parked_issues, "unit", ())
 
     def init_series(self, registry: OrgRegistry, categories: Iterable[str] = (),
                     point_rules: Iterable[PointRule] = ()) -> None:
@@ -197,9 +228,20 @@ class Metrics:
                 if rule.on == "resolved":
                     f["whistle_points_reversed_total"].labels(kind=kind, rule=rule.id)
         outcomes = ("on_time", "late", "missed")
+        for unit in (*registry.streets, *registry.departments):  # the usual holders
+            self._parked.known(unit)
+            for decision in ("approved", "rejected"):
+                f["whistle_parks_total"].labels(unit=unit, decision=decision)
         for dept in registry.departments:
             for outcome in outcomes:
                 f["whistle_report_outcomes_total"].labels(department=dept, outcome=outcome)
+        # returns and extensions, for the units that hold issues longest (grids and villages
+        # return too; their series start at their first count)
+        for unit in (*registry.departments, *registry.streets):
+            for stage in ("requested", "accepted", "rejected"):
+                f["whistle_returns_total"].labels(unit=unit, stage=stage)
+            for stage in ("requested", "approved", "rejected", "missed"):
+                f["whistle_extensions_total"].labels(unit=unit, stage=stage)
         for level in LEVELS:
             for kind in ("respond", "resolve", "report", "progress"):
                 f["whistle_deadlines_missed_total"].labels(kind=kind, level=level)
@@ -279,6 +321,7 @@ class Metrics:
         """After a rebalance: forget the partitions this worker no longer owns."""
         self._open.keep(partitions)
         self._held.keep(partitions)
+        self._parked.keep(partitions)
         self._overdue = {p: c for p, c in self._overdue.items() if p in partitions}
         self._overdue_publish()
 
@@ -354,6 +397,14 @@ class Metrics:
         """The issues of ``partition`` by status, counted from the table."""
         self._held.reset(partition, statuses)
 
+    def parked_moved(self, partition: int, before: str | None, after: str | None) -> None:
+        """An issue of ``partition`` parked by unit ``before`` is now parked by ``after``."""
+        self._parked.moved(partition, before, after)
+
+    def parked_set(self, partition: int, units: Counter[str]) -> None:
+        """The parked issues of ``partition`` by unit, counted from the table."""
+        self._parked.reset(partition, units)
+
 
 class PartitionGauge:
     """A gauge by one label, summed over the partitions this worker owns: moved by inc/dec as
@@ -361,10 +412,20 @@ class PartitionGauge:
     given away after a rebalance dropped, so ``sum()`` across workers is right."""
 
     def __init__(self, gauge: Gauge, label: str, values: Iterable[str]) -> None:
-        self._children: dict[str, Any] = {v: gauge.labels(**{label: v}) for v in values}
+        self._gauge, self._label = gauge, label
+        self._children: dict[str, Any] = {}
         self._counts: dict[int, Counter[str]] = {}
-        for child in self._children.values():
+        for v in values:
+            self.known(v)
+
+    def known(self, value: str) -> Any:
+        """The gauge's child for ``value``, made (at 0) the first time (values from a bounded
+        set: levels, statuses, the registry's units)."""
+        child = self._children.get(value)
+        if child is None:
+            child = self._children[value] = self._gauge.labels(**{self._label: value})
             child.set(0)
+        return child
 
     def moved(self, partition: int, before: str | None, after: str | None) -> None:
         if before == after:
@@ -374,10 +435,10 @@ class PartitionGauge:
             counts = self._counts[partition] = Counter()
         if before is not None:
             counts[before] -= 1
-            self._children[before].dec()
+            self.known(before).dec()
         if after is not None:
             counts[after] += 1
-            self._children[after].inc()
+            self.known(after).inc()
 
     def reset(self, partition: int, counts: Counter[str]) -> None:
         self._counts[partition] = counts
@@ -391,5 +452,7 @@ class PartitionGauge:
         total: Counter[str] = Counter()
         for counts in self._counts.values():
             total.update(counts)
+        for value in total:
+            self.known(value)
         for value, child in self._children.items():
             child.set(total[value])

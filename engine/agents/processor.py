@@ -366,6 +366,7 @@ class IssueProcessor:
                                            and s.status != "closed"])
             self.metrics.open_set(p, Counter(s.level for s in issues if s.status == "open"))
             self.metrics.overdue_set(p, self._open_states(issues, staged))
+            self.metrics.parked_set(p, Counter(s.parked for s in issues if s.parked))
             closed = [(s.issue_id, s.closed_at) for s in issues if s.closed_at is not None]
             retired = [(i, m.retired_at) for i, m in scan.retired[p]]
             self.retention.rebuild(p, closed, retired, now)
@@ -426,6 +427,10 @@ class IssueProcessor:
             before.level if before is not None and before.status == "open" else None,
             state.level if state.status == "open" else None,
         )
+        parked = getattr(before, "parked", None)
+        if parked is not None or state.parked is not None:
+            self.metrics.parked_moved(partition, parked.unit if parked else None,
+                                      state.parked.unit if state.parked else None)
         was = before.status if before is not None else None
         if state.status != was:
             self.metrics.held_moved(partition, was, state.status)

@@ -87,7 +87,10 @@ def _run(args: argparse.Namespace) -> int:
     elif args.format == "html":
         text = render_html(a, names, generated_at=datetime.now(SHANGHAI), rates=rates)
     else:
-        text = render_table(a, names, rates)
+        from engine.report.workflow import render_workflow, workflow_figures
+
+        text = render_table(a, names, rates) + render_workflow(
+            workflow_figures(closures.events, start, end), names)
     if args.output is None:
         sys.stdout.write(text)
         return 0

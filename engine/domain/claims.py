@@ -111,7 +111,7 @@ def acted(draft: Draft, claimant: Claimant, at: datetime) -> None:
 
 
 def expire(draft: Draft, d: Deadline) -> None:
-    """A claim's expiry fired (from ``lifecycle.fire``): the claim ends, expired."""
+    """A claim's expiry fired (from ``deadlines.fire``): the claim ends, expired."""
     s = draft.state
     claims = list(s.claims)
     for i, c in enumerate(claims):

@@ -18,15 +18,26 @@ Rules of the game:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from sys import intern
+from typing import Any
 
-from engine.domain import claims
+from engine.domain import claims, extensions, parking, returns
+from engine.domain.deadlines import fire_due
 from engine.domain.decision import Decision, Result
 from engine.domain.draft import Draft
-from engine.domain.events import DeadlineReached, Envelope, IssueRaised
+from engine.domain.events import (
+    DeadlineReached,
+    Envelope,
+    IssueExtensionDecided,
+    IssueExtensionRequested,
+    IssueRaised,
+    IssueReturnDecided,
+    IssueReturnRequested,
+)
 from engine.domain.fast import defaults_of, make, replace
-from engine.domain.lifecycle import apply, enter, fire_due, retime
+from engine.domain.lifecycle import apply, enter, retime
 from engine.domain.people import ACT_TYPES, CLAIM_TYPES, moved
 from engine.domain.people import apply as apply_people
 from engine.domain.ruleset import Facts, Rule, Ruleset
@@ -35,6 +46,13 @@ from engine.domain.state import IssueState
 Event = Envelope | DeadlineReached
 
 _TICK = timedelta(microseconds=1)
+# Facts applied by the workflow modules (each answers "" or why it did not fit, as ``apply``)
+MOVES: dict[type[Envelope], Callable[[Draft, Any, datetime], str]] = {
+    IssueReturnRequested: returns.requested,
+    IssueReturnDecided: returns.decided,
+    IssueExtensionRequested: extensions.requested,
+    IssueExtensionDecided: extensions.decided,
+}
 MAX_SEEN = 256  # event keys kept per issue; far above any real issue's event count
 
 
@@ -101,10 +119,18 @@ def decide(
         if refused:  # a bad claim changes nothing (what fired before it fires again on the
             # next tick); the shell rejects it with the reason
             return Decision("rejected", None, (), (), refused)
+        parking.apply(draft, event, at)  # None for these; a resolution resumes a parked issue
         reason = apply_people(draft, event, at)
     else:
         before = draft.state.status
-        reason = apply(draft, event, at)
+        move = MOVES.get(kind)
+        if move is not None:  # returns and extensions: on an open issue that is not parked
+            s = draft.state
+            reason = ("not_open" if s.status != "open" else "parked" if s.parked is not None
+                      else move(draft, event, at))
+        else:
+            parked = parking.apply(draft, event, at)  # parking's facts, and what parking changes
+            reason = apply(draft, event, at) if parked is None else parked
         s = draft.state
         if s.reporter or s.claims:  # someone points could go to, or claims to put back
             if not reason and s.status != before:

@@ -23,6 +23,12 @@ Family = Literal[
     "whistle_claims_total",
     "whistle_points_awarded_total",
     "whistle_points_reversed_total",
+    "whistle_urgings_total",
+    "whistle_supervisions_total",
+    "whistle_parks_total",
+    "whistle_parked_seconds",
+    "whistle_returns_total",
+    "whistle_extensions_total",
 ]
 FAMILIES: tuple[Family, ...] = get_args(Family)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from engine.domain.ruleset import Level
 
@@ -28,6 +28,10 @@ ReportOutcome = Literal["on_time", "late", "missed"]
 # People who claim (认领) an issue to help with it; a subset of the reporter kinds (docs/claims.md)
 ClaimantKind = Literal["party_member", "volunteer", "rider", "grid_worker", "resident"]
 ClaimOutcome = Literal["released", "expired", "held"]
+ReturnReason = Literal["not_ours", "wrong_place", "unclear_ownership", "overlapping_duties",
+                       "other"]
+ReturnDecision = Literal["accepted", "rejected"]
+ExtensionDecision = Literal["approved", "rejected"]
 
 
 class Data(BaseModel):
@@ -125,6 +129,71 @@ class WithdrawnData(Data):
     reason: Text = ""
 
 
+class ParkRequestedData(Data):
+    """A holding unit asks to park (挂账) the issue: its limits pause once approved."""
+
+    unit: Id
+    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+    plan: Text = ""
+    review_at: Time
+
+
+class ParkDecidedData(Data):
+    """The approver's answer to the pending park request (``review_at`` may move the review)."""
+
+    decision: Literal["approved", "rejected"]
+    approver: Id
+    review_at: Time | None = None
+    note: Text = ""
+
+
+class UnparkedData(Data):
+    """A holding unit or an approver resumes a parked issue: its limits run again."""
+
+    unit: Id
+    note: Text = ""
+
+
+class ReturnRequestedData(Data):
+    unit: Id
+    reason_code: ReturnReason
+    note: Text = ""
+    suggested: Id | None = None  # the unit the returning holder thinks it belongs to
+
+
+class ReturnDecidedData(Data):
+    decision: ReturnDecision
+    by: Id
+    to: tuple[Id, ...] = ()  # when accepted: the new holders (default: the suggested unit)
+    note: Text = ""
+
+
+class ExtensionRequestedData(Data):
+    """Either ``until`` (the new resolve limit) or ``working_days`` past the current one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, json_schema_extra={
+        "oneOf": [{"required": ["until"]}, {"required": ["working_days"]}]})
+
+    unit: Id
+    until: Time | None = None
+    working_days: Annotated[int, Field(ge=1, le=366)] | None = None
+    basis: Annotated[str, Field(min_length=1, max_length=4000)]  # the rule or plan relied on
+    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+
+    @model_validator(mode="after")
+    def _one_length(self) -> ExtensionRequestedData:
+        if (self.until is None) == (self.working_days is None):
+            raise ValueError("give exactly one of until and working_days")
+        return self
+
+
+class ExtensionDecidedData(Data):
+    decision: ExtensionDecision
+    approver: Id
+    until: Time | None = None  # when approved: the new limit (default: as asked; not later)
+    note: Text = ""
+
+
 class IssueRaised(Envelope):
     type: Literal["issue.raised"] = "issue.raised"
     data: RaisedData
@@ -175,6 +244,41 @@ class IssueClaimReleased(Envelope):
     data: ClaimReleasedData
 
 
+class IssueParkRequested(Envelope):
+    type: Literal["issue.park_requested"] = "issue.park_requested"
+    data: ParkRequestedData
+
+
+class IssueParkDecided(Envelope):
+    type: Literal["issue.park_decided"] = "issue.park_decided"
+    data: ParkDecidedData
+
+
+class IssueUnparked(Envelope):
+    type: Literal["issue.unparked"] = "issue.unparked"
+    data: UnparkedData
+
+
+class IssueReturnRequested(Envelope):
+    type: Literal["issue.return_requested"] = "issue.return_requested"
+    data: ReturnRequestedData
+
+
+class IssueReturnDecided(Envelope):
+    type: Literal["issue.return_decided"] = "issue.return_decided"
+    data: ReturnDecidedData
+
+
+class IssueExtensionRequested(Envelope):
+    type: Literal["issue.extension_requested"] = "issue.extension_requested"
+    data: ExtensionRequestedData
+
+
+class IssueExtensionDecided(Envelope):
+    type: Literal["issue.extension_decided"] = "issue.extension_decided"
+    data: ExtensionDecidedData
+
+
 InboundEvent = Annotated[
     IssueRaised
     | IssueAcknowledged
@@ -185,7 +289,14 @@ InboundEvent = Annotated[
     | IssueRated
     | IssueWithdrawn
     | IssueClaimed
-    | IssueClaimReleased,
+    | IssueClaimReleased
+    | IssueParkRequested
+    | IssueParkDecided
+    | IssueUnparked
+    | IssueReturnRequested
+    | IssueReturnDecided
+    | IssueExtensionRequested
+    | IssueExtensionDecided,
     Field(discriminator="type"),
 ]
 
@@ -202,6 +313,13 @@ INBOUND_TYPES: dict[str, type[Envelope]] = {
         IssueWithdrawn,
         IssueClaimed,
         IssueClaimReleased,
+        IssueParkRequested,
+        IssueParkDecided,
+        IssueUnparked,
+        IssueReturnRequested,
+        IssueReturnDecided,
+        IssueExtensionRequested,
+        IssueExtensionDecided,
     )
 }
 
@@ -331,6 +449,143 @@ class PointsReversedData(OutData):
     reason: Literal["reopened", "withdrawn"]
 
 
+class UrgedData(OutData):
+    """A step of the rule's urging ladder (催办): the holder of a missed limit is urged."""
+
+    step: int  # 1-based, in the rule's urging ladder
+    kind: LimitKind  # the limit that was missed
+    due: datetime  # when it was due
+    level: Level
+    units: tuple[str, ...]  # the units urged: the holder of the missed limit
+    copy_to: tuple[str, ...] = ()  # the units copied (the level above, a named office)
+    rule: str
+
+
+class SupervisedData(UrgedData):
+    """The urging ladder's last word: the issue becomes a supervision case (督办)."""
+
+
+class ParkedData(OutData):
+    """A park request approved (挂账): the unit's limits pause until it is unparked."""
+
+    unit: str
+    level: Level
+    since: datetime
+    review_at: datetime
+    approver: str
+    reason: str
+    plan: str = ""
+    rule: str
+
+
+class ParkPendingData(OutData):
+    """A park request waits for one of ``approvers`` (the unit's clock runs meanwhile)."""
+
+    unit: str
+    level: Level
+    review_at: datetime
+    approvers: tuple[str, ...]
+    renewal: bool = False  # asked while parked: a new review date for the same period
+    rule: str
+
+
+class ParkRefusedData(OutData):
+    unit: str
+    level: Level
+    approver: str
+    rule: str
+
+
+class ReviewDueData(OutData):
+    """A parked issue's review date has come (the approver reviews it: resume or renew)."""
+
+    unit: str
+    level: Level
+    since: datetime
+    review_at: datetime
+    approver: str
+    rule: str
+
+
+class ParkedPeriod(Data):
+    """A period the issue was parked: its limits paused for ``paused_seconds`` of (working)
+    time in the rule's calendar, and moved by that much when it was unparked."""
+
+    unit: str
+    since: datetime
+    until: datetime
+    approver: str
+    paused_seconds: float
+
+
+class ResumedData(OutData):
+    """A parked issue unparked: the limits still pending moved by the paused (working) time."""
+
+    unit: str
+    level: Level
+    period: ParkedPeriod
+    rule: str
+
+
+class ReturnEntry(Data):
+    unit: str
+    level: Level
+    reason_code: ReturnReason
+    requested_at: datetime
+    adjudicator: str
+    decision: ReturnDecision | None = None  # None: still pending when the issue moved on
+    by: str | None = None
+    decided_at: datetime | None = None
+    to: tuple[str, ...] = ()
+
+
+class ExtensionEntry(Data):
+    unit: str
+    level: Level
+    requested_at: datetime
+    previous_resolve_by: datetime
+    requested_until: datetime
+    decision: ExtensionDecision | None = None
+    approver: str | None = None
+    decided_at: datetime | None = None
+    until: datetime | None = None
+    missed: bool = False  # overdue even after the extension
+
+
+class ReturnPendingData(OutData):
+    unit: str
+    level: Level
+    reason_code: ReturnReason
+    note: str = ""
+    suggested: str | None = None
+    adjudicator: str  # who must decide it (issue.return_decided ``by``)
+    paused: bool  # the unit's limits are paused until it is decided
+    rule: str
+
+
+class ExtensionPendingData(OutData):
+    unit: str
+    level: Level
+    resolve_by: datetime
+    until: datetime
+    approvers: tuple[str, ...]  # any of them may decide it (issue.extension_decided)
+    rule: str
+
+
+class ExtendedData(OutData):
+    """For upstream to tell the resident (告知群众): the unit's resolve limit moved."""
+
+    unit: str
+    level: Level
+    previous_resolve_by: datetime
+    resolve_by: datetime
+    approver: str
+    basis: str
+    reason: str
+    count: int  # extensions approved for this assignment so far
+    rule: str
+
+
 class ClosedData(OutData):
     outcome: Literal["resolved", "withdrawn"]
     satisfied: bool | None
@@ -353,6 +608,13 @@ class ClosedData(OutData):
     rule: str
     rules_version: str
     claims: tuple[ClaimRecord, ...] = ()
+    # Supervision and parking (issue 11 items 3 and 4): urging steps sent, whether the issue
+    # became a supervision case, and the periods it was parked.
+    urgings: int = 0
+    supervised: bool = False
+    parked: tuple[ParkedPeriod, ...] = ()
+    returns: tuple[ReturnEntry, ...] = ()
+    extensions: tuple[ExtensionEntry, ...] = ()
 
 
 class Outbound(Envelope):
@@ -410,9 +672,62 @@ class PointsReversed(Outbound):
     data: PointsReversedData
 
 
+class IssueUrged(Outbound):
+    type: Literal["issue.urged"] = "issue.urged"
+    data: UrgedData
+
+
+class IssueSupervised(Outbound):
+    type: Literal["issue.supervised"] = "issue.supervised"
+    data: SupervisedData
+
+
+class IssueParked(Outbound):
+    type: Literal["issue.parked"] = "issue.parked"
+    data: ParkedData
+
+
+class IssueParkPending(Outbound):
+    type: Literal["issue.park_pending"] = "issue.park_pending"
+    data: ParkPendingData
+
+
+class IssueParkRefused(Outbound):
+    type: Literal["issue.park_refused"] = "issue.park_refused"
+    data: ParkRefusedData
+
+
+class IssueReviewDue(Outbound):
+    type: Literal["issue.review_due"] = "issue.review_due"
+    data: ReviewDueData
+
+
+class IssueResumed(Outbound):
+    type: Literal["issue.resumed"] = "issue.resumed"
+    data: ResumedData
+
+
+class IssueReturnPending(Outbound):
+    type: Literal["issue.return_pending"] = "issue.return_pending"
+    data: ReturnPendingData
+
+
+class IssueExtensionPending(Outbound):
+    type: Literal["issue.extension_pending"] = "issue.extension_pending"
+    data: ExtensionPendingData
+
+
+class IssueExtended(Outbound):
+    type: Literal["issue.extended"] = "issue.extended"
+    data: ExtendedData
+
+
 OutboundEvent = Annotated[
     IssueAssigned | IssueEscalated | IssueWarning | IssueOverdue | IssueReopened | IssueClosed
-    | IssueClaimExpired | PointsAwarded | PointsReversed,
+    | IssueClaimExpired | PointsAwarded | PointsReversed
+    | IssueUrged | IssueSupervised | IssueParkPending | IssueParked | IssueParkRefused
+    | IssueReviewDue | IssueResumed
+    | IssueReturnPending | IssueExtensionPending | IssueExtended,
     Field(discriminator="type"),
 ]
 LEDGER_TYPES = frozenset(("points.awarded", "points.reversed"))
@@ -429,5 +744,15 @@ OUTBOUND_TYPES: dict[str, type[Outbound]] = {
         IssueClaimExpired,
         PointsAwarded,
         PointsReversed,
+        IssueUrged,
+        IssueSupervised,
+        IssueParkPending,
+        IssueParked,
+        IssueParkRefused,
+        IssueReviewDue,
+        IssueResumed,
+        IssueReturnPending,
+        IssueExtensionPending,
+        IssueExtended,
     )
 }

@@ -1,14 +1,15 @@
 """The lifecycle of an issue: the facts it takes and the moves they make.
 
 ``apply`` takes one inbound fact (acknowledged, whistled, reported, progressed, resolved, rated,
-withdrawn) and calls the moves: respond, land on a level, climb, reopen, fire deadlines, close.
+withdrawn) and calls the moves: respond, land on a level, climb, reopen, close (firing the
+deadlines, which calls these moves too, is ``engine.domain.deadlines``).
 Each takes a ``Draft`` (the state being built in one decision, plus what it emits and counts)
 and the effective time of the move. Effective times are the facts' own times, or a deadline's
 due time when a deadline fires: a decision is then the same whether the runtime's tick came on
 time or late, which is what makes replays with a virtual clock exact.
 
 Sections: facts; responding (on time, late, missed: counted here only); reporting (departments'
-check-in); landing and climbing; deadlines; closing.
+check-in); landing and climbing; closing.
 """
 
 from __future__ import annotations
@@ -29,31 +30,25 @@ from engine.domain.events import (
     IssueAssigned,
     IssueClosed,
     IssueEscalated,
-    IssueOverdue,
     IssueProgressed,
     IssueRaised,
     IssueRated,
     IssueReopened,
     IssueReported,
     IssueResolved,
-    IssueWarning,
     IssueWhistled,
     IssueWithdrawn,
-    LimitKind,
-    Outbound,
-    OverdueData,
     PathEntry,
     ReopenedData,
     ReportOutcome,
     ReportRecord,
-    WarningData,
 )
 from engine.domain.fast import make
 from engine.domain.ruleset import LEVEL_RANK, Level, Route, Step
 from engine.domain.state import Deadline, DeadlineKind, PathStep, ReportDue
+from engine.domain.workflow_hooks import closure_fields
 
 _BY_DUE = attrgetter("due")
-MAX_FIRINGS = 64  # deadlines fired in one decision; a guard against a rule that loops
 
 
 
@@ -178,6 +173,9 @@ def _respond(draft: Draft, at: datetime) -> None:
         response=outcome,
         deadlines=tuple([d for d in s.deadlines if d.kind != "respond"]),
     )
+
+
+respond = _respond  # for the moves built on these (returns: returning an issue answers it)
 
 
 def leave(draft: Draft, at: datetime) -> PathStep:
@@ -318,7 +316,7 @@ def retime(draft: Draft, at: datetime) -> None:
         return [d for d in draft.deadline(kind, unit, start, due)
                 if not d.warning or ((kind, unit) in warned and d.due > at)]
 
-    deadlines = [d for d in s.deadlines if d.kind in ("rating", "progress")]
+    deadlines = [d for d in s.deadlines if d.kind in ("rating", "progress", "urge", "review")]
     holder = s.lead or s.units[0]
     resolve_by = s.resolve_by
     if ("resolve", holder) in pending:
@@ -439,87 +437,13 @@ def reopen(draft: Draft, at: datetime) -> None:
     )
 
 
-# --- deadlines ----------------------------------------------------------------------------------
-
-
-def fire_due(draft: Draft, now: datetime) -> None:
-    """Fire every deadline due at or before ``now``, earliest first, each at its own due time."""
-    values = draft.state.__dict__  # (the draft's own state, changed in place by every move)
-    for _ in range(MAX_FIRINGS):
-        # the earliest due, a warning before its limit at the same time; the first such
-        first: Deadline | None = None
-        at = 0
-        deadlines = values["deadlines"]
-        for i, d in enumerate(deadlines):
-            if d.due <= now and (first is None or d.due < first.due or (
-                    d.due == first.due and d.warning and not first.warning)):
-                first, at = d, i
-        if first is None or values["status"] == "closed":
-            return
-        values["deadlines"] = deadlines[:at] + deadlines[at + 1 :]
-        fire(draft, first)
-        if values["claims"]:  # a move replaced the deadlines: the claims' go back
-            claims.sync(draft, first.due)
-
-
-def fire(draft: Draft, d: Deadline) -> None:
-    s = draft.state
-    if d.kind == "claim":
-        claims.expire(draft, d)
-        return
-    if d.kind == "rating":
-        close(draft, d.due, "resolved", None)
-        return
-    if d.warning:
-        assert d.limit_due is not None
-        send_limit(draft, IssueWarning, d.kind, d.unit, d.limit_due, d.due)
-        draft.count("whistle_deadline_warnings_total", (("kind", d.kind), ("level", s.level)))
-        return
-    kind: LimitKind = d.kind
-    if kind == "progress":
-        send_limit(draft, IssueOverdue, "progress", d.unit, d.due, d.due)
-        route = draft.rules.route(s.category)
-        if route.progress_every is not None:
-            due = draft.add(d.due, route.progress_every)
-            again = Deadline("progress", d.unit, due, draft.version)
-            draft.update(deadlines=(*draft.state.deadlines, again))
-        return
-    # a missed limit: respond, resolve or report
-    send_limit(draft, IssueOverdue, kind, d.unit, d.due, d.due)
-    draft.count("whistle_deadlines_missed_total", (("kind", kind), ("level", s.level)))
-    draft.update(breaches=s.breaches + 1)
-    # its warning, if not yet fired, is moot now
-    draft.update(deadlines=tuple([
-        x for x in draft.state.deadlines
-        if not (x.warning and x.kind == d.kind and x.unit == d.unit)
-    ]))
-    step = current_step(draft)
-    escalate = (d.kind == "respond" and (step is None or step.escalate_on_respond_overdue)) or (
-        d.kind == "resolve" and (step is None or step.escalate_on_resolve_overdue)
-    )
-    if escalate and can_climb(draft):
-        climb(draft, d.due, "respond_overdue" if d.kind == "respond" else "resolve_overdue")
-
-
-def send_limit(
-    draft: Draft, cls: type[Outbound], kind: LimitKind, unit: str, due: datetime, at: datetime
-) -> None:
-    data_cls = WarningData if cls is IssueWarning else OverdueData
-    draft.send(
-        cls,
-        make(data_cls, {
-            "sequence": draft.version, "kind": kind, "unit": unit, "due": due,
-            "level": draft.state.level, "rule": draft.rule.id,
-        }),
-        at,
-    )
-
-
 # --- closing ------------------------------------------------------------------------------------
 
 
 def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> None:
     """Close the loop: final path entry, reports settled (never reported = missed), counts."""
+    from engine.domain import parking
+    parked = parking.on_close(draft, at)
     s = draft.state
     entry = leave(draft, at) if outcome == "resolved" else PathStep(
         s.level, s.units, s.entered_at, at, s.entry_reason, s.response)
@@ -548,6 +472,8 @@ def close(draft: Draft, at: datetime, outcome: str, satisfied: bool | None) -> N
             "grid": s.grid, "category": s.category, "severity": s.severity, "whistles": s.whistles,
             "reopens": s.reopens, "rule": s.rule, "rules_version": s.rules_version,
             "claims": claims.records(s) if s.claims else (),
+            "urgings": s.urged, "supervised": s.supervised, "parked": parked,
+            **closure_fields(s),
         }),
         at,
     )

@@ -184,6 +184,61 @@ class PointRule(Frozen):
                 and (not self.severities or severity in self.severities))
 
 
+class UrgeStep(Frozen):
+    """One step of an urging ladder: ``after`` the limit was missed (None: at the miss), who
+    is copied (``above``: the rung above the holder's; ``street``/``village``: the issue's;
+    else a unit id), and whether this step makes the issue a supervision case (督办)."""
+
+    after: Limit | None = None
+    copy_to: tuple[str, ...] = ()
+    supervise: bool = False
+
+
+class Urging(Frozen):
+    """The urging ladder (催办 -> 督办) of a rule, relative to a missed ``limit`` while the
+    issue stays with its holder. ``decay``: no two urgings of one issue closer than this."""
+
+    limit: Literal["respond", "resolve"] = "resolve"
+    decay: Limit | None = None
+    steps: tuple[UrgeStep, ...]
+
+
+class Parking(Frozen):
+    """Parking (挂账): who approves (``above``, ``street``, ``village`` or unit ids) and how far
+    ahead a review date may be set."""
+
+    approvers: tuple[str, ...]
+    max_review: Limit | None = None
+
+
+class Returns(Frozen):
+    """Returns (退单): who adjudicates a holder's "not ours", within what window, how often.
+
+    ``adjudicator``: ``level_above`` (a grid's village, a village's street, the departments'
+    street; a street's ``dispatcher``) or a unit id. ``pause``: the unit's limits stop while a
+    return is pending (moved on by the paused working time if it is rejected)."""
+
+    adjudicator: str = "level_above"
+    dispatcher: str | None = None
+    window: Limit
+    max: int = 2
+    pause: bool = False
+
+
+class ExtensionTier(Frozen):
+    up_to: Limit  # an extension ending no later than this past the current limit
+    approver: str  # level_above (as for returns) or a unit id
+
+
+class Extensions(Frozen):
+    """Extensions (延期) of a unit's resolve limit: approvers by length, and caps."""
+
+    tiers: tuple[ExtensionTier, ...]  # by growing ``up_to``; the last one is the longest
+    max: int = 2  # approved extensions per assignment (one unit's stay on a level)
+    max_total: Limit | None = None  # all of them together, past the limit first set
+    dispatcher: str | None = None
+
+
 class Rule(Frozen):
     id: str
     description: str = ""
@@ -192,7 +247,11 @@ class Rule(Frozen):
     ladder: tuple[Step, ...]
     warn_at: float | None = 0.8
     closing: Closing
+    returns: Returns | None = None  # None: returns are not taken under this rule
+    extensions: Extensions | None = None
     source: str = ""  # FILE:LINE of the rule, for explain/show
+    urging: Urging | None = None  # supervision (engine.domain.urging)
+    parking: Parking | None = None  # parking (engine.domain.parking); None: not allowed
 
     def matches(self, facts: Facts) -> bool:
         return all(c.test(facts.get(c.field)) for c in self.match)

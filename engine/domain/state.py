@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict
 from engine.domain.events import ReportOutcome, Severity
 from engine.domain.ruleset import Level
 
-DeadlineKind = Literal["respond", "resolve", "report", "progress", "rating", "claim"]
+DeadlineKind = Literal[
+    "respond", "resolve", "report", "progress", "rating", "claim", "urge", "review",
+]
 Status = Literal["open", "resolved", "closed"]
 
 
@@ -93,6 +95,87 @@ class Award(NamedTuple):
     points: int
 
 
+class Urging(NamedTuple):
+    """The urging ladder under way for a missed limit (``engine.domain.urging``): ``sent``
+    steps sent so far, the last at ``last_at``. The next step is the issue's ``urge`` deadline."""
+
+    kind: Literal["respond", "resolve"]
+    unit: str
+    level: Level
+    due: datetime  # the missed limit's due time: steps count from it
+    sent: int = 0
+    last_at: datetime | None = None
+
+
+class ParkRequest(NamedTuple):
+    """A park request waiting for its approver (the clock runs meanwhile)."""
+
+    unit: str
+    requested_at: datetime
+    review_at: datetime
+    reason: str
+    plan: str = ""
+
+
+class Parked(NamedTuple):
+    """The issue is parked (``engine.domain.parking``): ``paused`` holds the limits' deadlines
+    as they were when it was parked; they move by the paused working time when it resumes."""
+
+    unit: str
+    since: datetime
+    review_at: datetime
+    approver: str
+    reason: str
+    plan: str
+    paused: tuple[Deadline, ...] = ()
+
+
+class ParkedSpan(NamedTuple):
+    """A period the issue was parked (``issue.closed`` carries these as ``ParkedPeriod``)."""
+
+    unit: str
+    since: datetime
+    until: datetime
+    approver: str
+    paused_seconds: float
+
+
+class ReturnRecord(NamedTuple):
+    """A return (退单) asked for by the holder of the assignment that began at ``entered_at``,
+    and its adjudication once decided."""
+
+    unit: str
+    level: Level
+    reason_code: str
+    requested_at: datetime
+    entered_at: datetime  # the assignment returned (the holder's arrival on its level)
+    adjudicator: str
+    suggested: str | None = None
+    decision: Literal["accepted", "rejected"] | None = None
+    by: str | None = None
+    decided_at: datetime | None = None
+    to: tuple[str, ...] = ()
+
+
+class ExtensionRecord(NamedTuple):
+    """An extension (延期) of the resolve limit of the assignment that began at ``entered_at``."""
+
+    unit: str
+    level: Level
+    requested_at: datetime
+    entered_at: datetime
+    previous_resolve_by: datetime  # the limit when it was asked for
+    requested_until: datetime
+    approvers: tuple[str, ...]  # who may approve what was asked
+    basis: str = ""
+    reason: str = ""
+    decision: Literal["approved", "rejected"] | None = None
+    approver: str | None = None
+    decided_at: datetime | None = None
+    until: datetime | None = None
+    missed: bool = False  # the extended limit passed too: overdue even after extension
+
+
 class IssueState(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -135,6 +218,17 @@ class IssueState(BaseModel):
     reporter: tuple[str, str] | None = None
     claims: tuple[Claim, ...] = ()
     awards: tuple[Award, ...] = ()
+    # supervision (urging ladder) and parking; all optional, so older stored states read
+    urging: Urging | None = None
+    urged: int = 0  # urging steps sent, over the issue's life
+    supervised: bool = False
+    park_request: ParkRequest | None = None
+    parked: Parked | None = None
+    parked_spans: tuple[ParkedSpan, ...] = ()
+    # returns and extensions (engine.domain.returns, engine.domain.extensions)
+    returns: tuple[ReturnRecord, ...] = ()
+    extensions: tuple[ExtensionRecord, ...] = ()
+    return_paused: tuple[Deadline, ...] = ()  # the level's deadlines while a return pauses them
 
     # idempotence: the inbound event keys seen, and the key of the last trigger applied (a
     # deadline's, which is not among ``seen``). What a trigger produced is not kept here: the

@@ -23,6 +23,15 @@ case states are checked, and each mismatch is reported as ``case: field: expecte
           lifecycle: [assigned, warning, overdue, escalated, assigned]
           claims: [held, expired]           # each claim's outcome, in claim order
           points: {rider:rd-1: 5}           # net points per person (kind:id), ledger events
+          urgings: 3                        # urging steps sent (催办)
+          supervised: true                  # it became a supervision case (督办)
+          parked: false                     # parked (挂账) at the end
+          parked_periods: 1                 # periods it was parked, ended
+          returns: [accepted]               # each return's decision (pending: null)
+          extensions: [approved]            # each extension's decision
+          extensions_missed: [true]         # each extension: its extended limit passed too
+          resolve_by_now: 2026-11-30T09:30:00+08:00   # the holder's limit at the end
+          unfit: [not_adjudicator]          # reasons of the facts that did not fit, in order
 """
 
 from __future__ import annotations
@@ -46,7 +55,9 @@ from engine.domain.replay import Replayer
 from engine.domain.ruleset import Ruleset
 
 EXPECTATIONS = ("rule", "ladder", "respond_by", "resolve_by", "report_by", "level", "status",
-                "path", "outcome", "satisfied", "lifecycle", "units", "claims", "points")
+                "path", "outcome", "satisfied", "lifecycle", "units", "claims", "points",
+                "urgings", "supervised", "parked", "parked_periods", "returns", "extensions",
+                "extensions_missed", "resolve_by_now", "unfit")
 
 
 @dataclass(frozen=True)
@@ -98,7 +109,8 @@ def run_case(rules: Ruleset, case: dict[str, Any], n: int) -> CaseResult:
     except (KeyError, ValueError, TypeError) as exc:
         return CaseResult(name, (f"bad case: {exc}",))
     replayer = Replayer(rules)
-    emitted = [e for d in replayer.run(events, until=until) for e in d.emit]
+    decisions = list(replayer.run(events, until=until))
+    emitted = [e for d in decisions for e in d.emit]
     state = replayer.states.get(events[0].subject)
     first = next((e for e in emitted if isinstance(e, IssueAssigned)), None)
     closed = next((e for e in emitted if isinstance(e, IssueClosed)), None)
@@ -120,6 +132,17 @@ def run_case(rules: Ruleset, case: dict[str, Any], n: int) -> CaseResult:
         "claims": [("released" if c.released_at else "expired" if c.expired_at else "held")
                    for c in state.claims] if state else None,
         "points": _points(emitted),
+        # supervision and parking: urging steps sent, a supervision case, parked now, and the
+        # periods it was parked (closed ones)
+        "urgings": state.urged if state else None,
+        "supervised": state.supervised if state else None,
+        "parked": state.parked is not None if state else None,
+        "parked_periods": len(state.parked_spans) if state else None,
+        "returns": [r.decision for r in state.returns] if state else None,
+        "extensions": [x.decision for x in state.extensions] if state else None,
+        "extensions_missed": [x.missed for x in state.extensions] if state else None,
+        "resolve_by_now": state.resolve_by if state else None,
+        "unfit": [d.reason for d in decisions if d.result == "unfit"],
     }
     problems = []
     for key, want in expect.items():

@@ -41,6 +41,13 @@ from engine.rules.calendar_section import CalendarSpec, data_warning, parse_cale
 from engine.rules.durations import parse_duration
 from engine.rules.errors import Mark, Problems, RuleError, unknown
 from engine.rules.people_section import PeopleSpec, check_people, parse_claims, parse_points
+from engine.rules.returns_section import (
+    ExtensionsSpec,
+    ReturnsSpec,
+    check_above,
+    check_units,
+    effective,
+)
 from engine.rules.rule_section import (
     ClosingSpec,
     DefaultsSpec,
@@ -58,6 +65,7 @@ from engine.rules.sections import (
     parse_org,
     parse_routes,
 )
+from engine.rules.workflow_section import check_names
 from engine.rules.yamlpos import Map, YNode, describe, load_yaml
 
 T = TypeVar("T")
@@ -116,6 +124,8 @@ class _Settings:
     calendar: Ref | None
     warn_at: float | None
     closing: Closing
+    returns: ReturnsSpec | None = None
+    extensions: ExtensionsSpec | None = None
 
 
 def load_ruleset(directory: Path, *, today: date | None = None) -> LoadResult:
@@ -127,6 +137,7 @@ def load_ruleset(directory: Path, *, today: date | None = None) -> LoadResult:
     parsed = _parse(sections, reader, Mark(str(directory)))
     settings = [_apply_defaults(rule, parsed.defaults, reader) for rule in parsed.rules]
     _check_references(parsed, reader)
+    _check_workflow(parsed, settings, reader)
     _check_graph(parsed, sections, reader)
     _warn_calendars(parsed, today or datetime.now(UTC).date(), problems)
     errors = tuple(sorted(set(problems.errors)))
@@ -249,6 +260,8 @@ def _apply_defaults(rule: RuleSpec, defaults: DefaultsSpec, r: Reader) -> _Setti
             rating_window=_first_limit(rule.closing, defaults.closing),
             max_reopens=_first_count(rule.closing, defaults.closing),
         ),
+        returns=effective(rule.returns, defaults.returns),  # type: ignore[arg-type]
+        extensions=effective(rule.extensions, defaults.extensions),  # type: ignore[arg-type]
     )
 
 
@@ -305,6 +318,11 @@ def _check_references(parsed: _Parsed, r: Reader) -> None:
             known = {"category": categories, "street": streets}.get(matcher.field.name)
             for value in matcher.values:
                 check(value, matcher.field.name, known)
+        units = org.ids("street") | org.ids("village") | org.ids("grid") | org.ids(
+            "department") if org and org.streets_read and org.departments_read else None
+        for spec in (rule.urging, rule.parking):
+            if spec is not None:
+                check_names(spec.names, units, r)
         if rule.id is not None:
             first = rule_ids.setdefault(rule.id.name, rule.id.mark)
             if first != rule.id.mark:
@@ -313,6 +331,22 @@ def _check_references(parsed: _Parsed, r: Reader) -> None:
     complete = not (parsed.rules_unreadable or parsed.unreadable) and all(
         rule.id is not None for rule in parsed.rules)
     check_people(parsed.people, set(rule_ids) if complete else None, categories, r, unknown)
+
+
+def _check_workflow(parsed: _Parsed, settings: list[_Settings], r: Reader) -> None:
+    """Returns and extensions: their units exist; ``level_above`` has a unit above a street."""
+    org = parsed.org
+    known = {u.ref.name for u in org.units} if (
+        org and org.streets_read and org.departments_read) else None
+    for spec in (parsed.defaults.returns, parsed.defaults.extensions,
+                 *(s for rule in parsed.rules for s in (rule.returns, rule.extensions))):
+        if isinstance(spec, ReturnsSpec | ExtensionsSpec):
+            check_units(spec, known, r)
+    reported: set[Mark] = set()
+    for rule, setting in zip(parsed.rules, settings, strict=True):
+        levels = {s.level.name for s in rule.ladder or () if s.level is not None}
+        check_above(setting.returns, levels, rule.title, reported, r)
+        check_above(setting.extensions, levels, rule.title, reported, r)
 
 
 # --- stage 4: graph checks -------------------------------------------------------------------
@@ -402,7 +436,12 @@ def _compile(parsed: _Parsed, settings: list[_Settings], version: str) -> Rulese
             ladder=tuple(_built(s.step, spec.mark) for s in _built(spec.ladder, spec.mark)),
             warn_at=setting.warn_at,
             closing=setting.closing,
+            returns=_built(setting.returns.model, spec.mark) if setting.returns else None,
+            extensions=_built(setting.extensions.model, spec.mark) if setting.extensions
+            else None,
             source=f"{Path(spec.mark.file).name}:{spec.mark.line}",
+            urging=_built(spec.urging.urging, spec.mark) if spec.urging else None,
+            parking=_built(spec.parking.parking, spec.mark) if spec.parking else None,
         ))
     return Ruleset(
         version=version,

@@ -13,8 +13,15 @@ from engine.domain.events import ReporterKind, Severity
 from engine.domain.ruleset import LEVELS, Condition, MatchField, Step
 from engine.rules.durations import parse_warn_at
 from engine.rules.errors import Mark
+from engine.rules.returns_section import (
+    ExtensionsSetting,
+    ReturnsSetting,
+    parse_extensions,
+    parse_returns,
+)
 from engine.rules.schema import Reader
 from engine.rules.sections import UNSET, Ref, WarnAt, label_of, ref_of
+from engine.rules.workflow_section import ParkingSpec, UrgingSpec, parse_parking, parse_urging
 from engine.rules.yamlpos import Map, Scalar, Seq, YNode
 
 
@@ -31,10 +38,13 @@ class DefaultsSpec:
     calendar_written: bool = False
     warn_at: WarnAt = UNSET
     closing: ClosingSpec = ClosingSpec()
+    returns: ReturnsSetting = UNSET
+    extensions: ExtensionsSetting = UNSET
 
 
 def parse_defaults(node: YNode, r: Reader) -> DefaultsSpec:
-    values = r.fields(node, '"defaults"', ("calendar", "warn_at", "closing"))
+    values = r.fields(node, '"defaults"', ("calendar", "warn_at", "closing", "returns",
+                                           "extensions"))
     if values is None:
         return DefaultsSpec(calendar_written=True)
     return DefaultsSpec(
@@ -43,6 +53,9 @@ def parse_defaults(node: YNode, r: Reader) -> DefaultsSpec:
         calendar_written="calendar" in values,
         warn_at=_warn_at(values["warn_at"], r) if "warn_at" in values else UNSET,
         closing=_closing(values["closing"], r) if "closing" in values else ClosingSpec(),
+        returns=parse_returns(values["returns"], r) if "returns" in values else UNSET,
+        extensions=parse_extensions(values["extensions"], r) if "extensions" in values
+        else UNSET,
     )
 
 
@@ -95,13 +108,18 @@ class RuleSpec:
     closing: ClosingSpec
     ladder: tuple[StepSpec, ...] | None
     ladder_mark: Mark | None
+    urging: UrgingSpec | None = None  # supervision and parking (engine.rules.workflow_section)
+    parking: ParkingSpec | None = None
+    returns: ReturnsSetting = UNSET
+    extensions: ExtensionsSetting = UNSET
 
     @property
     def title(self) -> str:
         return f'rule "{self.id.name}"' if self.id else f"the rule at line {self.mark.line}"
 
 
-_RULE_KEYS = ("id", "description", "match", "calendar", "warn_at", "closing", "ladder")
+_RULE_KEYS = ("id", "description", "match", "calendar", "warn_at", "closing", "ladder",
+              "urging", "parking", "returns", "extensions")
 MATCH_FIELDS: tuple[MatchField, ...] = get_args(MatchField)
 _OPERATORS = ("regex", "not", "not_regex")
 _ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
@@ -158,6 +176,11 @@ def _rule(node: YNode, r: Reader) -> RuleSpec | None:
         closing=_closing(values["closing"], r) if "closing" in values else ClosingSpec(),
         ladder=ladder,
         ladder_mark=values["ladder"].mark if "ladder" in values else None,
+        urging=parse_urging(values["urging"], r) if "urging" in values else None,
+        parking=parse_parking(values["parking"], r) if "parking" in values else None,
+        returns=parse_returns(values["returns"], r) if "returns" in values else UNSET,
+        extensions=parse_extensions(values["extensions"], r) if "extensions" in values
+        else UNSET,
     )
 
 

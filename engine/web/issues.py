@@ -125,19 +125,26 @@ def decode_cursor(cursor: str) -> str:
 
 
 def missed(state: IssueState, now: datetime) -> list[Missed]:
-    """The current level's limits that have passed unmet at ``now`` (none once closed)."""
+    """The current level's limits that have passed unmet at ``now`` (none once closed). Limits
+    paused while the issue is parked, or while a return pauses them, are not missed (they move
+    when the clock runs again); a limit missed before the pause stays missed."""
     if state.status == "closed":
         return []
+    paused = {(d.kind, d.unit) for d in (
+        *(state.parked.paused if state.parked is not None else ()), *state.return_paused)
+        if not d.warning}
     out: list[Missed] = []
     if state.status == "open":
         if (state.level != "department" and state.response is None
-                and state.respond_by is not None and state.respond_by < now):
+                and state.respond_by is not None and state.respond_by < now
+                and ("respond", state.units[0]) not in paused):
             out.append(Missed(kind="respond", unit=state.units[0], due=state.respond_by))
-        if state.resolve_by < now:
-            out.append(Missed(kind="resolve", unit=state.lead or state.units[0],
-                              due=state.resolve_by))
+        holder = state.lead or state.units[0]
+        if state.resolve_by < now and ("resolve", holder) not in paused:
+            out.append(Missed(kind="resolve", unit=holder, due=state.resolve_by))
     out += [Missed(kind="report", unit=r.department, due=r.due)
-            for r in state.reports if r.outcome is None and r.due < now]
+            for r in state.reports if r.outcome is None and r.due < now
+            and ("report", r.department) not in paused]
     return sorted(out, key=lambda m: m.due)
 
 

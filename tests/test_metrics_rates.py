@@ -97,7 +97,7 @@ def test_counters_equal_the_events_and_the_gauge_equals_a_rebuild(cut: timedelta
     gauge = Counter({(k, u): get("whistle_open_overdue_limits", {"kind": k, "unit": u})
                      for k, u in {key for s in states.values() for key in open_overdue(s)}})
     fresh = Metrics()
-    fresh.overdue_set(3, states.values())
+    fresh.overdue_set(3, (open_overdue(s) for s in states.values()))
     assert gauge == Counter({k: fresh.registry.get_sample_value(
         "whistle_open_overdue_limits", {"kind": k[0], "unit": k[1]}) for k in gauge})
     assert sum(gauge.values()) > 0

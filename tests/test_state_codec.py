@@ -26,6 +26,7 @@ from engine.agents.codec import (
     summary_of,
     upcast,
 )
+from engine.domain.overdue import open_overdue
 from engine.domain.state import IssueState
 from tests.test_properties import END, build, history, replay
 
@@ -180,7 +181,8 @@ def test_the_fixtures_cover_a_whole_lifecycle() -> None:
 
 
 @pytest.mark.parametrize("name", ["v1-lifecycle.jsonl", "v2-lifecycle.jsonl", "v3-lifecycle.jsonl",
-                                  "v4-lifecycle.jsonl"])
+                                  "v4-lifecycle.jsonl", "v4-6b7fbe0-lifecycle.jsonl",
+                                  "v5-lifecycle.jsonl"])
 def test_the_fixtures_since_v1_have_outboxes(name: str) -> None:
     decoded = [decode(raw) for raw in lines(STATES / name)]
     assert any(s.outbox and s.keys for s in decoded)
@@ -203,7 +205,8 @@ def test_encode_writes_the_documented_object() -> None:
     assert emitted
     first = min(state.deadlines, key=lambda d: d.due)
     header = [state.status, state.level, first.due.isoformat(), first.token,
-              state.closed_at.isoformat() if state.closed_at else None]
+              state.closed_at.isoformat() if state.closed_at else None, None,
+              [list(limit) for limit in open_overdue(state)]]
     bare = json.loads(encode(Stored(partition, state)))
     assert bare == {"v": FORMAT_VERSION, "p": partition, "h": header,
                     "s": state.model_dump(mode="json")}
@@ -279,16 +282,17 @@ def _raw(doc: Any) -> bytes:
         (b"\"text\"", "not a JSON object but a string"),
         (b"17", "not a JSON object but a number"),
         (b"{\"v\": 99, \"p\": 0, \"s\": {}}",
-         "written by a newer format version 99; this worker reads up to 4"),
+         "written by a newer format version 99; this worker reads up to 5"),
         (b"{\"v\": true, \"p\": 0, \"s\": {}}", "not a non-negative integer"),
         (b"{\"v\": \"1\", \"p\": 0, \"s\": {}}", "not a non-negative integer"),
         (b"{\"v\": -1, \"p\": 0, \"s\": {}}", "not a non-negative integer"),
-        (b"{\"p\": 0}", "format v0 upcast to v4: s: Field required"),
-        (b"{\"v\": 1, \"p\": 0}", "format v1 upcast to v4: s: Field required"),
-        (b"{\"v\": 2, \"p\": 0}", "format v2 upcast to v4: s: Field required"),
-        (b"{\"v\": 3, \"p\": 0}", "format v3 upcast to v4: s: Field required"),
-        (b"{\"v\": 4, \"p\": 0}", "format v4: s: Field required"),
-        (b"{\"v\":4,\"p\":0}", "format v4: s: Field required"),
+        (b"{\"p\": 0}", "format v0 upcast to v5: s: Field required"),
+        (b"{\"v\": 1, \"p\": 0}", "format v1 upcast to v5: s: Field required"),
+        (b"{\"v\": 2, \"p\": 0}", "format v2 upcast to v5: s: Field required"),
+        (b"{\"v\": 3, \"p\": 0}", "format v3 upcast to v5: s: Field required"),
+        (b"{\"v\": 4, \"p\": 0}", "format v4 upcast to v5: s: Field required"),
+        (b"{\"v\": 5, \"p\": 0}", "format v5: s: Field required"),
+        (b"{\"v\":5,\"p\":0}", "format v5: s: Field required"),
     ],
 )
 def test_undecodable_values_are_quarantined_with_a_reason(raw: bytes, words: str) -> None:
@@ -298,7 +302,7 @@ def test_undecodable_values_are_quarantined_with_a_reason(raw: bytes, words: str
 def test_newer_version_reason_is_exact() -> None:
     doc = _current_doc() | {"v": 99}
     reason = assert_quarantined(_raw(doc)).reason
-    assert reason == "written by a newer format version 99; this worker reads up to 4"
+    assert reason == "written by a newer format version 99; this worker reads up to 5"
 
 
 @pytest.mark.parametrize(
@@ -422,25 +426,34 @@ def test_upcast_returns_a_current_object_as_it_is() -> None:
 
 
 def test_upcast_refuses_a_newer_version() -> None:
-    with pytest.raises(UndecodableState, match="newer format version 5"):
-        upcast({"v": 5, "p": 0, "s": {}})
+    with pytest.raises(UndecodableState, match="newer format version 6"):
+        upcast({"v": 6, "p": 0, "s": {}})
 
 
-# --- the scan header (v4) -----------------------------------------------------------------------
+# --- the scan header (v4, v5) -------------------------------------------------------------------
 
 
 def test_the_header_of_every_current_value_says_what_its_state_says() -> None:
-    for raw in lines(STATES / "v4-lifecycle.jsonl"):
+    for raw in lines(STATES / "v5-lifecycle.jsonl"):
         stored = decode(raw)
         assert peek(stored.state.issue_id, raw) == summary_of(stored.partition, stored.state)
-    assert {s.status for s in (decode(r).state for r in lines(STATES / "v4-lifecycle.jsonl"))} \
-        >= {"open", "resolved", "closed"}
+    states = [decode(r).state for r in lines(STATES / "v5-lifecycle.jsonl")]
+    assert {s.status for s in states} >= {"open", "resolved", "closed"}
+    assert any(open_overdue(s) for s in states)  # the header's open overdue limits are tried
 
 
 def test_values_without_a_readable_header_are_left_to_a_whole_decode() -> None:
-    v3 = lines(STATES / "v3-lifecycle.jsonl")[3]
-    assert peek("X", v3) is None
-    raw = lines(STATES / "v4-lifecycle.jsonl")[3]
+    for older in ("v3-lifecycle.jsonl", "v4-lifecycle.jsonl"):  # v4's header is not v5's
+        assert peek("X", lines(STATES / older)[3]) is None
+    raw = lines(STATES / "v5-lifecycle.jsonl")[3]
     broken = raw.replace(b'"h":["', b'"h":[7,"', 1)
-    assert peek("X", broken) is None and peek("X", b'{"v":4,"p":0}') is None
+    assert peek("X", broken) is None and peek("X", b'{"v":5,"p":0}') is None
     assert peek("X", raw) is not None
+
+
+def test_a_v4_value_is_read_whole_and_written_back_with_a_v5_header() -> None:
+    for raw in lines(STATES / "v4-6b7fbe0-lifecycle.jsonl"):
+        stored = decode(raw)
+        again = encode(stored)
+        assert again.startswith(b'{"v":5,')
+        assert peek(stored.state.issue_id, again) == summary_of(stored.partition, stored.state)

@@ -5,15 +5,17 @@ Stored state format
 
 Each issue is one value in the Faust table, keyed by its id: UTF-8 JSON bytes of ::
 
-    {"v": 4, "p": <partition>, "h": [<status>, <level>, <due>, <token>, <closed_at>],
+    {"v": 5, "p": <partition>,
+     "h": [<status>, <level>, <due>, <token>, <closed_at>, <parked unit>, [[<kind>, <unit>]...]],
      "s": <IssueState>, "o": [<outbound event>...], "k": [<key>...]}
 
 ``v`` is the format version (:data:`FORMAT_VERSION`); ``p`` the partition the issue lives on (so
 a partition's deadline index can be rebuilt from the table alone); ``h`` a header with what that
 rebuild needs (the state's status and level, its earliest deadline's due time and token or
-nulls, its ``closed_at`` or null; times ISO 8601), written first so that a scan reads it
-without decoding the state (:func:`peek`); it is derived from ``s`` and never read back into
-it; ``s`` the issue's state as
+nulls, its ``closed_at`` or null, the unit holding it parked or null, its limits missed and not
+settled as (kind, unit) pairs, ``engine.domain.overdue``; times ISO 8601), written first so
+that a scan reads it without decoding the state (:func:`peek`); it is derived from ``s`` and
+never read back into it; ``s`` the issue's state as
 ``IssueState.model_dump(mode="json")`` (deadlines as ``[kind, unit, due, token, warning,
 limit_due]`` arrays, path steps as ``[level, units, entered_at, left_at, reason, response]``,
 reports as ``[department, due, reported_at, outcome]``); ``o`` the outbound events the last
@@ -65,19 +67,19 @@ Version history (the real bytes of each are in ``tests/testdata/states/``):
   changes only ``v``: validation reads an entry written as an object into the named tuple as
   well (missing or extra keys fail as they did), so v0..v2 entries read unchanged.
 
-* **v4** (this code): the header ``h``. Upcaster 3 -> 4 changes only ``v``: ``h`` is optional,
-  and a value without it is decoded whole by the scan (and gets one at its next write).
-  Since issue 12 the state also has ``reporter``, ``claims`` and ``awards`` (and deadlines of
-  kind ``claim``), ``issue.closed`` a ``claims`` list, and an outbox may hold
-  ``issue.claim_expired`` and ``points.*`` events: all optional with defaults, so every v4
-  value written before reads unchanged (``v4-lifecycle.jsonl``) and no new version was needed.
-  A value written with them is not readable by a worker from before issue 12 (extra fields are
-  refused): roll forward, not back.
-  Likewise since issue 11 items 3-4 (supervision and parking): the state's ``urging``,
-  ``urged``, ``supervised``, ``park_request``, ``parked`` and ``parked_spans`` (deadlines of
-  kinds ``urge`` and ``review``), ``issue.closed``'s ``urgings``, ``supervised`` and ``parked``,
-  the new outbound events in an outbox, and a 6th header element (the unit holding the issue
-  parked) written only while it is parked: optional, older values read unchanged.
+* **v4** (6e672f3 .. 6b7fbe0): the header ``h`` = [status, level, due, token, closed_at].
+  Upcaster 3 -> 4 changes only ``v``: ``h`` is optional, and a value without it is decoded
+  whole by the scan (and gets one at its next write).
+
+* **v5** (this code): the header adds the unit holding the issue parked and the open overdue
+  limits (so a scan after a restart rebuilds the parked-issues and open-overdue gauges from
+  headers, not by decoding every open state); the state adds the people (issue 12: ``reporter``,
+  ``claims``, ``awards``, deadlines of kind ``claim``) and the workflow (issue 11: returns,
+  extensions, ``urging``/``urged``/``supervised``, ``park_request``/``parked``/``parked_spans``,
+  deadlines of kinds ``urge`` and ``review``), all with defaults; ``issue.closed`` and the
+  outbox gain the matching fields and events. Upcaster 4 -> 5 drops the v4 header (it cannot say
+  the two new things) and changes ``v``: the state's new fields take their defaults. A v5 value
+  is not readable by a v4 worker: roll forward, not back.
 
 The rule for the next change to anything a stored value holds (``IssueState`` or the models in
 it, the outbound events, this envelope): bump :data:`FORMAT_VERSION`, add the upcaster from the
@@ -100,9 +102,10 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from engine.domain.events import OutboundEvent
 from engine.domain.fast import replace
+from engine.domain.overdue import open_overdue
 from engine.domain.state import IssueState
 
-FORMAT_VERSION: int = 4  # the version this code writes
+FORMAT_VERSION: int = 5  # the version this code writes
 
 _MAX_ERRORS = 3  # validation errors named in a reason
 
@@ -125,10 +128,10 @@ class UndecodableState(Exception):
         self.reason = reason
 
 
-Header = tuple[str, str, str | None, int | None, str | None]
-# ... and the unit holding it parked, written only while the issue is parked (engine.domain
-# .parking), so every other value's bytes stay as they were; a scan reads either length.
-ParkedHeader = tuple[str, str, str | None, int | None, str | None, str]
+# status, level, the earliest deadline's due and token, closed_at, the unit holding the issue
+# parked, the limits missed and not settled ((kind, unit) pairs: ``engine.domain.overdue``)
+Header = tuple[str, str, str | None, int | None, str | None, str | None,
+               tuple[tuple[str, str], ...]]
 
 
 class Summary(NamedTuple):
@@ -142,13 +145,15 @@ class Summary(NamedTuple):
     token: int | None
     closed_at: datetime | None
     parked: str | None = None  # the unit holding it parked (for the parked-issues gauge)
+    overdue: tuple[tuple[str, str], ...] = ()  # open overdue limits (the three rates' gauge)
 
 
 def summary_of(partition: int, state: IssueState) -> Summary:
     first = min(state.deadlines, key=_due, default=None)
     return Summary(state.issue_id, partition, state.status, state.level,
                    first.due if first else None, first.token if first else None,
-                   state.closed_at, state.parked.unit if state.parked else None)
+                   state.closed_at, state.parked.unit if state.parked else None,
+                   open_overdue(state))
 
 
 def _due(d: Any) -> datetime:
@@ -156,18 +161,18 @@ def _due(d: Any) -> datetime:
 
 
 @with_config(ConfigDict(extra="forbid"))
-class _V4(TypedDict):
+class _V5(TypedDict):
     """The current format's object: one schema validates and serialises it."""
 
-    v: Literal[4]
+    v: Literal[5]
     p: Annotated[int, Strict()]
-    h: NotRequired[Header | ParkedHeader]
+    h: NotRequired[Header]
     s: IssueState
     o: NotRequired[tuple[OutboundEvent, ...]]
     k: NotRequired[tuple[Annotated[str, Strict()], ...]]
 
 
-_CURRENT = TypeAdapter(_V4)
+_CURRENT = TypeAdapter(_V5)
 _KEYS = TypeAdapter(tuple[Annotated[str, Strict()], ...])
 _CURRENT_PREFIX = b'{"v":%d,' % FORMAT_VERSION  # how encode starts every value
 
@@ -180,12 +185,11 @@ def encode(stored: Stored, outbox_json: Sequence[bytes] | None = None) -> bytes:
     the bytes are the same either way (tests/test_state_codec.py)."""
     state = stored.state
     first = min(state.deadlines, key=_due, default=None)
-    header: Header | ParkedHeader = (
+    header: Header = (
         state.status, state.level, first.due.isoformat() if first else None,
-        first.token if first else None, state.closed_at.isoformat() if state.closed_at else None)
-    if state.parked is not None:
-        header = (*header, state.parked.unit)
-    doc: _V4 = {"v": 4, "p": stored.partition, "h": header, "s": state}
+        first.token if first else None, state.closed_at.isoformat() if state.closed_at else None,
+        state.parked.unit if state.parked is not None else None, open_overdue(state))
+    doc: _V5 = {"v": 5, "p": stored.partition, "h": header, "s": state}
     if outbox_json is not None and stored.outbox:
         assert len(outbox_json) == len(stored.outbox)
         tail = b',"o":[' + b",".join(outbox_json) + b"]"
@@ -249,19 +253,18 @@ def peek(issue_id: str, raw: bytes) -> Summary | None:
         return None
     try:
         head = json.loads(raw[:end] + b"}")
-        status, level, due, token, closed_at, *parked = head["h"]
-        if len(parked) > 1:
-            return None
+        status, level, due, token, closed_at, parked, overdue = head["h"]
         return Summary(issue_id, int(head["p"]), str(status), str(level),
                        None if due is None else datetime.fromisoformat(due),
                        None if token is None else int(token),
                        None if closed_at is None else datetime.fromisoformat(closed_at),
-                       str(parked[0]) if parked else None)
+                       None if parked is None else str(parked),
+                       tuple((str(kind), str(unit)) for kind, unit in overdue))
     except Exception:  # any surprise: decode it whole instead
         return None
 
 
-def _stored(doc: _V4) -> Stored:
+def _stored(doc: _V5) -> Stored:
     return Stored(doc["p"], in_utc(doc["s"]), doc.get("o", ()), doc.get("k", ()))
 
 
@@ -382,11 +385,20 @@ def _v3_to_v4(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "v": 4}
 
 
+def _v4_to_v5(doc: dict[str, Any]) -> dict[str, Any]:
+    """v4 -> v5: the header gains the parked unit and the open overdue limits, which a v4
+    value cannot say (a v4 state has neither parking nor the fields v5 added): it is dropped,
+    so the scan decodes the value whole, and its next write has a v5 header. The state's new
+    fields all have defaults."""
+    return {**{key: value for key, value in doc.items() if key != "h"}, "v": 5}
+
+
 UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: _v0_to_v1,
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 

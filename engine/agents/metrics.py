@@ -24,6 +24,7 @@ from engine.domain.events import (
     IssueReopened,
     ReporterKind,
 )
+from engine.domain.overdue import Unit, open_overdue, unit_of
 from engine.domain.parse import REJECTION_REASONS
 from engine.domain.ruleset import LEVELS, OrgRegistry, PointRule
 from engine.domain.state import IssueState
@@ -37,39 +38,6 @@ HELD_STATUSES = ("open", "resolved", "closed", "retired")
 # The three rates (三率) by unit: a unit is a department, or a street for the limits of its grid,
 # village and street holders (bounded: the registry's ids, never an issue's or a person's).
 UNIT_KINDS = ("respond", "report", "resolve")
-Unit = tuple[str, str]  # (kind, unit)
-
-
-def unit_of(state: IssueState, level: str, unit: str) -> str:
-    """The rates' unit of a holder: the department itself, else the issue's street."""
-    return unit if level == "department" else state.street
-
-
-def open_overdue(state: IssueState | None) -> tuple[Unit, ...]:
-    """The limits of ``state`` already missed and not settled, as (kind, unit) pairs: a respond
-    limit not yet answered, a report (报到) not yet made, a resolve limit of an issue still open.
-    Called twice a decision (before and after): kept to one pass over the deadlines, no Counter."""
-    if state is None or state.status == "closed":
-        return ()
-    pending = {(d.kind, d.unit) for d in state.deadlines if not d.warning}
-    # limits paused (set aside) while the issue is parked or a return pauses them: not missed
-    if state.parked is not None:
-        pending.update((d.kind, d.unit) for d in state.parked.paused if not d.warning)
-    if state.return_paused:
-        pending.update((d.kind, d.unit) for d in state.return_paused if not d.warning)
-    out: list[Unit] = []
-    is_open = state.status == "open"
-    if (is_open and state.level != "department" and state.response is None
-            and state.respond_by is not None and ("respond", state.units[0]) not in pending):
-        out.append(("respond", state.street))
-    for r in state.reports:
-        if r.outcome is None and ("report", r.department) not in pending:
-            out.append(("report", r.department))
-    if is_open:
-        holder = state.lead or (state.units[0] if state.units else "")
-        if holder and ("resolve", holder) not in pending:
-            out.append(("resolve", unit_of(state, state.level, holder)))
-    return tuple(out)
 
 
 class Metrics:
@@ -371,11 +339,12 @@ class Metrics:
                 self.open_overdue.labels(kind=key[0], unit=key[1]).inc(n)
                 self._overdue_keys.add(key)
 
-    def overdue_set(self, partition: int, states: Iterable[IssueState]) -> None:
-        """The open overdue limits of ``partition``, counted from its issues in the table."""
+    def overdue_set(self, partition: int, limits: Iterable[tuple[Unit, ...]]) -> None:
+        """The open overdue limits of ``partition``: each issue's in the table (``open_overdue``
+        of its state, which a stored value's header holds)."""
         total: Counter[Unit] = Counter()
-        for s in states:
-            total.update(open_overdue(s))
+        for each in limits:
+            total.update(each)
         self._overdue[partition] = total
         self._overdue_publish()
 

@@ -365,7 +365,7 @@ class IssueProcessor:
                                            if s.due is not None and s.token is not None
                                            and s.status != "closed"])
             self.metrics.open_set(p, Counter(s.level for s in issues if s.status == "open"))
-            self.metrics.overdue_set(p, self._open_states(issues, staged))
+            self.metrics.overdue_set(p, (s.overdue for s in issues if s.status != "closed"))
             self.metrics.parked_set(p, Counter(s.parked for s in issues if s.parked))
             closed = [(s.issue_id, s.closed_at) for s in issues if s.closed_at is not None]
             retired = [(i, m.retired_at) for i, m in scan.retired[p]]
@@ -376,25 +376,6 @@ class IssueProcessor:
             log.info("deadline index rebuilt", partition=p, woken_issues=count,
                      open_issues=sum(s.status != "closed" for s in issues), issues=len(issues),
                      closed=len(closed), retired=len(retired))
-
-    def _open_states(self, issues: Sequence[Any], staged: dict[str, Any]) -> list[IssueState]:
-        """The states of the issues not closed (decoded: the header does not say which limits
-        are overdue), for the open-overdue gauge of the three rates."""
-        out = []
-        for s in issues:
-            if s.status == "closed":
-                continue
-            staged_state = self.batch.states.get(s.issue_id)
-            if s.issue_id in staged and staged_state is not None:
-                out.append(staged_state[1])
-                continue
-            try:
-                stored = self.store.load(s.issue_id)
-            except Quarantined:
-                continue
-            if stored is not None:
-                out.append(stored.state)
-        return out
 
     def on_assigned(self, partitions: set[int]) -> None:
         """After a rebalance. The table may still be recovering here, so nothing is read now:

@@ -17,7 +17,11 @@ Formats (see ``engine/agents/codec.py`` for what each one is):
 * ``v2``: ``engine.agents.codec.encode(...)`` of 91b7205 (the last commit writing v2): an
   outbox wherever the decision emitted something, no ``last_emitted``;
 * ``v3``: the same of 54a0dbc (the last commit writing v3): path and report entries as arrays;
-* ``v4``: the same of this tree: with the scan header ``h``;
+* ``v4``: the same of 6e672f3 (which introduced v4; ``v4-lifecycle.jsonl``) and of 6b7fbe0
+  (the last commit writing v4; ``v4-6b7fbe0-lifecycle.jsonl``: outbound events' fields in
+  another order): with the scan header ``h``;
+* ``v5``: the same of this tree: the header with the parked unit and the open overdue limits,
+  the state with claims, points, returns, extensions, urging and parking;
 * ``before-store``: for a commit before the first store (456b206), which never wrote a table
   value: the state's own ``model_dump_json()`` in the ``{"p": ..., "s": ...}`` object v0 has.
 
@@ -41,8 +45,14 @@ Rerun (from the repository root; the fixtures are committed, the worktrees are n
     git worktree add --detach /tmp/old-54a0dbc 54a0dbc  # the last commit writing v3
     PYTHONPATH=/tmp/old-54a0dbc .venv/bin/python tests/testdata/states/generate.py v3 \\
         tests/testdata/states/v3-lifecycle.jsonl
-    PYTHONPATH=. .venv/bin/python tests/testdata/states/generate.py v4 \\
+    git worktree add --detach /tmp/old-6e672f3 6e672f3  # the commit introducing v4
+    PYTHONPATH=/tmp/old-6e672f3 .venv/bin/python tests/testdata/states/generate.py v4 \\
         tests/testdata/states/v4-lifecycle.jsonl
+    git worktree add --detach /tmp/old-6b7fbe0 6b7fbe0  # the last commit writing v4
+    PYTHONPATH=/tmp/old-6b7fbe0 .venv/bin/python tests/testdata/states/generate.py v4 \\
+        tests/testdata/states/v4-6b7fbe0-lifecycle.jsonl
+    PYTHONPATH=. .venv/bin/python tests/testdata/states/generate.py v5 \\
+        tests/testdata/states/v5-lifecycle.jsonl
     for c in 97ce9df 1058fb2 1a4a3d4 e879155 b6b04d1 91b7205; do
         git worktree remove /tmp/old-$c
     done
@@ -188,7 +198,8 @@ def main(argv: list[str]) -> None:
 
     fmt, out = argv
     lines = {"v0": v0_lines, "before-store": before_store_lines, "v1": v1_lines,
-             "v2": outbox_lines, "v3": outbox_lines, "v4": outbox_lines}[fmt]()
+             "v2": outbox_lines, "v3": outbox_lines, "v4": outbox_lines,
+             "v5": outbox_lines}[fmt]()
     Path(out).write_bytes(b"".join(line + b"\n" for line in lines))
     print(f"{out}: {fmt} from {Path(engine.__file__).parent.parent}", file=sys.stderr)
 

@@ -21,9 +21,15 @@ from engine.report.names import load_names
 from engine.report.period import ReportInputError
 from engine.report.rates import assess_rates
 from engine.report.readers import read_broker
+from engine.report.workflow import assess_moves
 from tests.test_report import END, MIXED, START
 from tests.test_report_browser import LIFECYCLE
+from tests.test_report_moves import urged
 from tests.test_report_rates import read
+
+# an urging step and a supervision case for the traffic police, on the lifecycle topic too
+URGED = [urged("XS-OPEN", 1, "traffic_police", "department"),
+         urged("XS-OPEN", 2, "traffic_police", "department", supervise=True)]
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +63,8 @@ def test_report_from_the_broker_equals_the_report_from_the_events(
     publish(broker, Topics.with_prefix(prefix).closed, MIXED)
     # the lifecycle topic: overdue events (one redelivered), and the closures again (the
     # engine writes issue.closed to both topics; read from the closed topic only)
-    publish(broker, Topics.with_prefix(prefix).lifecycle, [*LIFECYCLE, LIFECYCLE[0], *MIXED[:3]])
+    publish(broker, Topics.with_prefix(prefix).lifecycle,
+            [*LIFECYCLE, LIFECYCLE[0], *MIXED[:3], *URGED, URGED[1]])
     # another lane's closures on the default topic name must not leak in
     publish(broker, f"other-{prefix}issues.closed", MIXED[:2])
 
@@ -69,17 +76,20 @@ def test_report_from_the_broker_equals_the_report_from_the_events(
                  "--topic-prefix", prefix, "--idle-seconds", "2", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     names = load_names(Path(__file__).resolve().parent.parent / "engine" / "sample" / "xishan")
-    rates = assess_rates(dedupe(MIXED)[0], [read(e) for e in LIFECYCLE], START, END,
-                         departments=list(names.departments), streets=list(names.streets),
-                         territory=names.territory)
+    kw = {"departments": list(names.departments), "streets": list(names.streets),
+          "territory": names.territory}
+    rates = assess_rates(dedupe(MIXED)[0], [read(e) for e in LIFECYCLE], START, END, **kw)
+    moves = assess_moves(dedupe(MIXED)[0], [read(e) for e in URGED], START, END, **kw)
     expected = render_csv(assess(MIXED, START, END, departments=list(names.departments),
-                                 streets=list(names.streets)), names, rates)
+                                 streets=list(names.streets)), names, rates, moves)
     assert out == expected
     rows = list(csv.DictReader(io.StringIO(out)))
     total = next(r for r in rows if r["section"] == "street" and r["id"] == "*")
     assert (total["closed"], total["satisfaction_rate"]) == ("5", "66.7%")
     # the open issue overdue at a grid of 东亭 counts against 东亭 once
     assert (total["unit_responses_open_overdue"], total["response_rate"]) == ("1", "0.0%")
+    tp = next(r for r in rows if r["section"] == "department" and r["id"] == "traffic_police")
+    assert (tp["urgings"], tp["urgings_step_2"], tp["supervision_cases"]) == ("2", "1", "1")
 
 
 def test_a_missing_topic_is_a_clear_error(broker: EmbeddedBroker) -> None:

@@ -22,7 +22,7 @@ import pytest
 from engine.agents.settings import SAMPLE_RULES
 from engine.report.figures import assess, dedupe
 from engine.report.html import render_html
-from engine.report.names import load_names
+from engine.report.names import Names, load_names
 from engine.report.rates import assess_rates
 from tests.test_report import END, START, A, B, C, D, closed
 from tests.test_report_rates import overdue, read
@@ -179,3 +179,46 @@ def test_the_report_renders_in_chromium_with_the_expected_figures(tmp_path: Path
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", png[16:24]) == (1280, 2000)
     assert len(png) > 20_000  # rendered content, not a blank page
+
+
+def test_the_workflow_moves_render_in_chromium_with_the_expected_figures(tmp_path: Path
+                                                                          ) -> None:
+    """The hand-made closures of tests/test_report_moves.py: every figure there, in the DOM."""
+    from tests.test_report_moves import C1, C2, C3, DEPARTMENTS, hand_moves
+
+    names = Names(departments={"traffic_police": "区交警大队", "housing": "区住建局",
+                               "urban_management": "区城管局"},
+                  streets={"dongting": "东亭街道", "anzhen": "安镇街道"})
+    a = assess([C1, C2, C3], START, END, departments=DEPARTMENTS,
+               streets=("dongting", "anzhen"))
+    page = tmp_path / "moves.html"
+    page.write_text(render_html(a, names, generated_at=datetime(2026, 12, 1, 9, 0, tzinfo=CST),
+                                moves=hand_moves()), encoding="utf-8")
+    dumped = run_chromium("--dump-dom", page.as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    dom = Rows()
+    dom.feed(dumped.stdout)
+    assert dom.rows[("returns-department", "traffic_police")] == [
+        "区交警大队", "3", "0", "2", "1", "66.7% 2/3"]
+    assert dom.rows[("returns-department", "*")] == [
+        "全部部门 all departments", "4", "1", "2", "1", "50.0% 2/4"]
+    assert dom.rows[("extensions-department", "housing")] == [
+        "区住建局", "3", "3", "0", "0", "2", "66.7% 2/3"]
+    assert dom.rows[("extensions-department", "urban_management")] == [
+        "区城管局", "1", "0", "1", "0", "0", "—"]
+    assert dom.rows[("urgings-department", "traffic_police")] == [
+        "区交警大队", "3", "1", "1", "1", "1"]
+    assert dom.rows[("urgings-street", "dongting")] == ["东亭街道", "1", "1", "0", "0", "0"]
+    assert dom.rows[("parking-department", "housing")] == [
+        "区住建局", "1", "2", "1d 03:00", "1d 00:00", "1"]
+    assert dom.rows[("parking-street", "*")] == [
+        "全区合计 district", "2", "2", "2d 05:00", "2d 00:00", "1"]
+    assert sum(k[0] == "parking-street" for k in dom.rows) == 3
+    assert "7 urging and review event(s) read" in dom.ids["moves-counts"]
+    assert "Invalid-return rate" in dumped.stdout and 'id="moves-legend"' in dumped.stdout
+    widths = {b["data-id"]: float(b["width"]) for b in dom.bars}
+    # traffic police: invalid returns 2/3; housing: overdue after extension 2/3, returns 0/1
+    invalid = widths["department:traffic_police:invalid_return_rate"]
+    assert invalid > 0 and invalid == pytest.approx(
+        widths["department:housing:overdue_after_extension_rate"])
+    assert widths["department:housing:invalid_return_rate"] == 0.0

@@ -27,6 +27,7 @@ from engine.report.names import Names, load_names
 from engine.report.rates import COUNT_FIELDS, ThreeRates, UnitRates, assess_rates
 from engine.report.readers import read_jsonl
 from engine.report.text import render_table
+from engine.report.workflow import assess_moves
 from engine.rules.loader import load_ruleset
 from engine.simulation import history
 from tests.test_report import CST, END, INSIDE, START, closed, write_jsonl
@@ -212,14 +213,18 @@ def test_open_overdue_equals_what_the_events_say() -> None:
         assert d.responses_on_time == sum(x["outcome"] == "on_time" for x in records)
 
 
-def period_report(fmt: str) -> str:
-    closures, _, _ = simulated()
+def period_report(fmt: str, moves: bool = False) -> str:
+    """The report of November; ``moves``: with the workflow moves, as the command gives it."""
+    closures, events, _ = simulated()
     names = load_names(SAMPLE_RULES)
     start, end = datetime(2026, 11, 1, tzinfo=CST), datetime(2026, 12, 1, tzinfo=CST)
     a = assess(closures, start, end, departments=list(names.departments),
                streets=list(names.streets))
     r = sim_rates(start, end)
-    return render_table(a, names, r) if fmt == "txt" else render_csv(a, names, r)
+    m = assess_moves(dedupe(closures)[0], [read(e) for e in events], start, end,
+                     departments=list(names.departments), streets=list(names.streets),
+                     territory=names.territory) if moves else None
+    return render_table(a, names, r, m) if fmt == "txt" else render_csv(a, names, r, m)
 
 
 @pytest.mark.parametrize("fmt", ["txt", "csv"])
@@ -253,13 +258,13 @@ def test_cli_reads_the_lifecycle_export(tmp_path: Path, capsys: pytest.CaptureFi
     base = ["report", "--from", "2026-11-01", "--to", "2026-12-01", "--events", str(c)]
     assert main([*base, "--lifecycle", str(lc)]) == 0
     out, err = capsys.readouterr()
-    assert out == period_report("txt") and "passed over" in err
+    assert out == period_report("txt", moves=True) and "passed over" in err
     assert main(base) == 0  # closures only: said so, and no open overdue
     out, err = capsys.readouterr()
     assert "no issue.overdue events" in err and "open overdue" in out
     assert main(["report", "--from", "2026-11-01", "--to", "2026-12-01", "--events",
                  str(lc)]) == 0  # one lifecycle export holds everything
-    assert capsys.readouterr().out == period_report("txt")
+    assert capsys.readouterr().out == period_report("txt", moves=True)
 
 
 def test_a_malformed_overdue_event_names_its_line(tmp_path: Path) -> None:

@@ -414,8 +414,8 @@ def test_explain_shows_each_rung_s_return_deadline_and_who_extends_it(rules: Rul
 
 def test_the_report_counts_returns_and_extensions_per_unit_as_the_closures_say(
         rules: Ruleset) -> None:
-    from engine.report.names import Names
-    from engine.report.workflow import render_workflow, workflow_figures
+    from engine.report.figures import dedupe
+    from engine.report.workflow import assess_moves
 
     run = at_departments(rules)
     run("return_requested", MONDAY + timedelta(hours=1), unit="traffic_police",
@@ -428,10 +428,11 @@ def test_the_report_counts_returns_and_extensions_per_unit_as_the_closures_say(
     run("rated", datetime(2026, 12, 2, 10, 0, tzinfo=CST), satisfied=True)
     closed = run.emitted("issue.closed")
     period = (datetime(2026, 12, 1, tzinfo=CST), datetime(2027, 1, 1, tzinfo=CST))
-    rows = workflow_figures([*closed, *closed], *period)  # a duplicate is skipped
-    assert [(u.unit, u.returns, u.returns_accepted, u.extensions, u.extensions_approved,
-             u.extensions_missed) for u in rows] == [
+    unique, skipped = dedupe([*closed, *closed])  # a duplicate is skipped
+    assert skipped == 1
+    rows = assess_moves(unique, [], *period).departments
+    assert [(u.unit, u.returns_requested, u.returns_accepted, u.extensions_requested,
+             u.extensions_approved, u.extensions_missed) for u in rows] == [
         ("housing", 0, 0, 1, 1, 1), ("traffic_police", 1, 1, 0, 0, 0)]
-    assert workflow_figures(closed, period[1], period[1] + timedelta(days=1)) == []
-    text = render_workflow(rows, Names(departments={"housing": "区住建局"}))
-    assert "区住建局" in text and "Returns (退单) and extensions (延期) by unit" in text
+    later = assess_moves(unique, [], period[1], period[1] + timedelta(days=1))
+    assert later.departments == () and later.streets == ()

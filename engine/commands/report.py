@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      "(WHISTLE_BROKER)")
     p.add_argument("--lifecycle", type=Path, metavar="FILE.jsonl",
                    help="a JSONL export of issues.lifecycle: its overdue, reopened and escalated "
-                        "events count in the three rates (its closures are read from --events)")
+                        "events count in the three rates, its urged, supervised and review_due "
+                        "events in the workflow moves (its closures are read from --events)")
     p.add_argument("--topic-prefix", help="topic name prefix (WHISTLE_TOPIC_PREFIX)")
     p.add_argument("--idle-seconds", type=float, default=3.0,
                    help="broker: stop after this long without a record (default 3)")
@@ -54,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     from engine.report.rates import assess_rates
     from engine.report.readers import read_broker, read_jsonl
     from engine.report.text import render_table
+    from engine.report.workflow import assess_moves
 
     start, end = parse_period(args.start, args.end)
     settings = Settings.from_env().override(broker=args.broker, rules=args.rules,
@@ -77,20 +79,22 @@ def _run(args: argparse.Namespace) -> int:
     try:
         a = assess(closures.events, start, end, departments=list(names.departments),
                    streets=list(names.streets))
-        rates = assess_rates(dedupe(closures.events)[0], closures.lifecycle, start, end,
+        unique = dedupe(closures.events)[0]
+        rates = assess_rates(unique, closures.lifecycle, start, end,
+                             departments=list(names.departments), streets=list(names.streets),
+                             territory=names.territory)
+        moves = assess_moves(unique, closures.lifecycle, start, end,
                              departments=list(names.departments), streets=list(names.streets),
                              territory=names.territory)
     except ValueError as exc:
         raise ReportInputError(str(exc)) from None
     if args.format == "csv":
-        text = render_csv(a, names, rates)
+        text = render_csv(a, names, rates, moves)
     elif args.format == "html":
-        text = render_html(a, names, generated_at=datetime.now(SHANGHAI), rates=rates)
+        text = render_html(a, names, generated_at=datetime.now(SHANGHAI), rates=rates,
+                           moves=moves)
     else:
-        from engine.report.workflow import render_workflow, workflow_figures
-
-        text = render_table(a, names, rates) + render_workflow(
-            workflow_figures(closures.events, start, end), names)
+        text = render_table(a, names, rates, moves)
     if args.output is None:
         sys.stdout.write(text)
         return 0

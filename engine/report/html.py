@@ -10,10 +10,12 @@ from datetime import datetime
 from html import escape
 
 from engine.report.figures import Assessment, DepartmentFigures, Rate, StreetFigures
+from engine.report.html_moves import moves_section
 from engine.report.html_rates import rates_section
 from engine.report.names import Names
 from engine.report.rates import ThreeRates
 from engine.report.text import counts_line, period_line, width
+from engine.report.workflow import Moves
 
 STREET_RATES = (  # (attribute, label, colour): the three rates charted by street
     ("local_resolution_rate", "resolved locally 就地解决率", "#2f855a"),
@@ -38,7 +40,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem;margin-top:.6rem}
 th,td{padding:.3rem .6rem;border-bottom:1px solid #e2e8f0;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#f7fafc}
 tr.total td{font-weight:bold;border-top:2px solid #a0aec0}
-td small{color:#718096}
+td small{color:#718096}h3{font-size:1rem;margin-top:1.2rem}
 svg text{font-size:13px;fill:#1a202c}svg .axis{stroke:#e2e8f0}svg .none{fill:#a0aec0}
 .legend span{display:inline-block;margin-right:1.2rem;font-size:.9rem}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:.3rem;vertical-align:-1px}
@@ -137,7 +139,7 @@ was raised. Percentages have one decimal, halves rounded up; the exact counts fo
 
 def render_html(a: Assessment, names: Names | None = None,
                 generated_at: datetime | None = None, title: str | None = None,
-                rates: ThreeRates | None = None) -> str:
+                rates: ThreeRates | None = None, moves: Moves | None = None) -> str:
     names = names or Names()
     title = title or "Whistle assessment report 考核报告"
     generated = (generated_at or datetime.now().astimezone()).isoformat(timespec="seconds")
@@ -184,6 +186,7 @@ def render_html(a: Assessment, names: Names | None = None,
 <h2>Streets 镇（街道）</h2>
 <div id="table-streets">{_street_table([*streets, d], names)}</div>
 {rates_section(rates, names) if rates is not None else ""}
+{moves_section(moves, names) if moves is not None else ""}
 {NOTE}
 </body></html>
 """

@@ -3,9 +3,11 @@ the topics themselves.
 
 Both give every ``issue.closed`` CloudEvent as it was written (duplicates included: ``assess``
 dedupes), and the lifecycle events the three rates need (``issue.overdue``, ``issue.reopened``,
-``issue.escalated``; ``rates.assess_rates`` dedupes). Other engine event types are passed over
-and counted, and so are the closures of the lifecycle topic when the closed topic is read too;
-anything else is an error naming its line, or its partition and offset.
+``issue.escalated``; ``rates.assess_rates`` dedupes) and the workflow moves need
+(``issue.urged``, ``issue.supervised``, ``issue.review_due``; ``workflow.assess_moves``).
+Other engine event types are passed over and counted, and so are the closures of the
+lifecycle topic when the closed topic is read too; anything else is an error naming its
+line, or its partition and offset.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from engine.report.period import ReportInputError
 from engine.streams.jsonl import lines
 from engine.streams.kafka import ReadError, read
 
-LIFECYCLE_TYPES = ("issue.overdue", "issue.reopened", "issue.escalated")
+LIFECYCLE_TYPES = ("issue.overdue", "issue.reopened", "issue.escalated",
+                   # the workflow moves (engine/report/workflow.py)
+                   "issue.urged", "issue.supervised", "issue.review_due")
 
 
 @dataclass
 class Closures:
     events: list[IssueClosed] = field(default_factory=list)
-    lifecycle: list[Outbound] = field(default_factory=list)  # overdue, reopened, escalated
+    lifecycle: list[Outbound] = field(default_factory=list)  # LIFECYCLE_TYPES
     other: int = 0  # well-formed engine events of another type, passed over
 
     def add(self, raw: bytes | str, where: str, closed: bool = True) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from engine.report.figures import Assessment, Rate
 from engine.report.names import Names
 from engine.report.rates import ThreeRates, UnitRates
+from engine.report.workflow import MOVES_LEGEND, Moves, duration
 
 # The three rates' definitions, for every format (the HTML page shows them as its legend).
 RATES_LEGEND = (
@@ -111,8 +112,43 @@ def rates_lines(r: ThreeRates, names: Names) -> list[str]:
     return out
 
 
+def moves_lines(m: Moves, names: Names) -> list[str]:
+    """The workflow moves' tables: returns, extensions, urging and supervision, parking."""
+    rows = m.rows()
+    steps = range(1, m.steps + 1)
+
+    def name(section: str, unit: str) -> str:
+        return unit_name(names, section, unit)
+
+    out = ["", "Workflow moves by unit: returns (退单), extensions (延期), urging (催办), "
+           f"supervision (督办), parking (挂账) ({m.lifecycle_events} urging and review "
+           f"event(s) read, {m.duplicates} duplicate(s) skipped)"]
+    out += ["", "Returns (退单)", *table(
+        ["unit", "requested", "accepted", "rejected", "pending", "invalid-return rate"],
+        [[name(s, u.unit), str(u.returns_requested), str(u.returns_accepted),
+          str(u.returns_rejected), str(u.returns_pending), cell(u.invalid_return_rate)]
+         for s, u in rows])]
+    out += ["", "Extensions (延期)", *table(
+        ["unit", "requested", "approved", "refused", "pending", "missed after",
+         "overdue after extension"],
+        [[name(s, u.unit), str(u.extensions_requested), str(u.extensions_approved),
+          str(u.extensions_rejected), str(u.extensions_pending), str(u.extensions_missed),
+          cell(u.overdue_after_extension_rate)] for s, u in rows])]
+    out += ["", "Urging (催办) by step and supervision cases (督办)", *table(
+        ["unit", "urgings", *(f"step {i}" for i in steps), "supervision cases"],
+        [[name(s, u.unit), str(u.urgings_sent), *(str(u.urged(i)) for i in steps),
+          str(u.supervision_cases)] for s, u in rows])]
+    out += ["", "Parking (挂账)", *table(
+        ["unit", "parked issues", "periods", "total parked", "longest parked", "reviews due"],
+        [[name(s, u.unit), str(u.parked_issues), str(u.parked_periods),
+          duration(u.parked_seconds), duration(u.longest_parked_seconds), str(u.reviews_due)]
+         for s, u in rows])]
+    out += ["", *(f"* {line}" for line in MOVES_LEGEND)]
+    return out
+
+
 def render_table(a: Assessment, names: Names | None = None,
-                 rates: ThreeRates | None = None) -> str:
+                 rates: ThreeRates | None = None, moves: Moves | None = None) -> str:
     names = names or Names()
     dept_rows = [
         [names.department(d.department), str(d.assigned), str(d.on_time), str(d.late),
@@ -139,4 +175,6 @@ def render_table(a: Assessment, names: Names | None = None,
     ]
     if rates is not None:
         out += rates_lines(rates, names)
+    if moves is not None:
+        out += moves_lines(moves, names)
     return "\n".join(out) + "\n"

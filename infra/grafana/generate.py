@@ -268,6 +268,41 @@ def build() -> dash.Dashboard:
               instant=True),
         span=24))
 
+    # --- the workflow moves: returns, extensions, urging and supervision, parking -------------
+    d = row(d, "Workflow moves 退单 延期 督办 挂账 ($window)")
+    for title, record, description in (
+        ("Invalid-return rate 退单不合理率 by unit", "invalid_return_rate",
+         "Returns rejected / returns requested in the window (whistle_returns_total)."),
+        ("Overdue after extension 延期后仍超期 by unit", "overdue_after_extension_rate",
+         "Approved extensions whose moved resolve limit passed all the same / extensions "
+         "approved in the window (whistle_extensions_total)."),
+    ):
+        d = panel(d, bars(
+            f"{title} ($window)", f"whistle:{record}:ratio_$window. {description} Lower is "
+            "better; the unit is the returning or extending unit's registry id.",
+            query(f"sort_desc(whistle:{record}:ratio_$window)", "{{unit}}", instant=True),
+            unit="percentunit", span=12))
+    d = panel(d, series(
+        "Urgings 催办 by step (per hour)",
+        "whistle_urgings_total: urging steps sent, by the step of the rule's urging ladder (the "
+        "supervise step included).",
+        query("sum by (step) (rate(whistle_urgings_total[$__rate_interval])) * 3600",
+              "step {{step}}"),
+        span=8, stacked=True))
+    d = panel(d, bars(
+        "Supervision cases 督办 by unit ($window)",
+        "whistle_supervisions_total: issues that reached the supervise step, by the unit "
+        "supervised.",
+        query("sort_desc(sum by (unit) (increase(whistle_supervisions_total[$window])) > 0)",
+              "{{unit}}", instant=True),
+        span=8))
+    d = panel(d, bars(
+        "Parked issues 挂账 by unit (now)",
+        "whistle_parked_issues: issues parked now, by the unit holding them.",
+        query("sort_desc(sum by (unit) (whistle_parked_issues) > 0)", "{{unit}}",
+              instant=True),
+        span=8))
+
     # --- overdue work ---------------------------------------------------------------------------
     d = row(d, "Overdue work")
     d = panel(d, series(

@@ -76,7 +76,8 @@ Version history (the real bytes of each are in ``tests/testdata/states/``):
   headers, not by decoding every open state); the state adds the people (issue 12: ``reporter``,
   ``claims``, ``awards``, deadlines of kind ``claim``) and the workflow (issue 11: returns,
   extensions, ``urging``/``urged``/``supervised``, ``park_request``/``parked``/``parked_spans``,
-  deadlines of kinds ``urge`` and ``review``), all with defaults; ``issue.closed`` and the
+  deadlines of kinds ``urge`` and ``review``), all with defaults, and drops ``unfit``;
+  ``issue.closed`` and the
   outbox gain the matching fields and events. Upcaster 4 -> 5 drops the v4 header (it cannot say
   the two new things) and changes ``v``: the state's new fields take their defaults. A v5 value
   is not readable by a v4 worker: roll forward, not back.
@@ -389,8 +390,14 @@ def _v4_to_v5(doc: dict[str, Any]) -> dict[str, Any]:
     """v4 -> v5: the header gains the parked unit and the open overdue limits, which a v4
     value cannot say (a v4 state has neither parking nor the fields v5 added): it is dropped,
     so the scan decodes the value whole, and its next write has a v5 header. The state's new
-    fields all have defaults."""
-    return {**{key: value for key, value in doc.items() if key != "h"}, "v": 5}
+    fields all have defaults; its ``unfit`` count goes (written, never read: the unfit facts are
+    counted in the metrics; the state's 43rd field, it doubled the size of every state's
+    attribute dict, CPython's being sized for 42 keys)."""
+    out = {**{key: value for key, value in doc.items() if key != "h"}, "v": 5}
+    state = out.get("s")
+    if isinstance(state, dict) and "unfit" in state:
+        out["s"] = {key: value for key, value in state.items() if key != "unfit"}
+    return out
 
 
 UPCASTERS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -159,8 +159,8 @@ def _pinned_fallback(state: IssueState, rules: Ruleset) -> Rule:
 
 
 def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
-    # An unfit fact is recorded (seen, counted) and changes nothing else; what deadlines due
-    # before it produced is kept and emitted.
+    # An unfit fact is recorded (seen; counted in the shell's metrics) and changes nothing else;
+    # what deadlines due before it produced is kept and emitted.
     state = draft.state
     values = state.__dict__  # the draft's own copy (fast.amend)
     if not key.startswith("deadline:"):
@@ -169,14 +169,12 @@ def _done(draft: Draft, key: str, result: Result, reason: str) -> Decision:
     if emitted or result == "accepted":
         values["version"] = draft.version
     values["last_trigger"] = key
-    if result == "unfit":
-        values["unfit"] = state.unfit + 1
     return Decision(result, state, emitted, tuple(draft.counts), reason, tuple(draft.warnings))
 
 
 def _unfit(state: IssueState, key: str, reason: str) -> Decision:
     seen = (*state.seen[-MAX_SEEN + 1 :], key)
-    return Decision("unfit", replace(state, seen=seen, unfit=state.unfit + 1), (), (), reason)
+    return Decision("unfit", replace(state, seen=seen), (), (), reason)
 
 
 def _raise(event: IssueRaised, rules: Ruleset, key: str) -> Decision:

@@ -209,7 +209,6 @@ class IssueState(BaseModel):
     whistles: int = 0
     reopens: int = 0
     breaches: int = 0
-    unfit: int = 0
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
 

@@ -149,9 +149,8 @@ def missed(state: IssueState, now: datetime) -> list[Missed]:
 
 
 def claims_of(state: IssueState) -> list[dict[str, Any]]:
-    """The claims (认领) on an issue, as JSON objects: read from the state's ``claims`` when
-    the state has one (issue 12, item 1, on another branch), else none. The one place to
-    adapt once claims are merged."""
+    """The claims (认领) on an issue (``IssueState.claims``, ``engine.domain.claims``), as JSON
+    objects: claimant kind and opaque id, when claimed, acted, released or expired."""
     out: list[dict[str, Any]] = []
     for claim in getattr(state, "claims", None) or ():
         if isinstance(claim, BaseModel):

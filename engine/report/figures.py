@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from engine.domain.events import ClosedData, IssueClosed
+from engine.domain.events import ClosedData, IssueClosed, Outbound
 
 TOTAL = "*"  # the id of the totals rows (all departments, the whole district)
 LOCAL_LEVELS = frozenset({"grid", "village"})
@@ -132,6 +132,25 @@ def _iso(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def dedupe_events(items: Iterable[Outbound], kinds: tuple[type[Outbound], ...]
+                  ) -> tuple[list[Any], int]:
+    """The events among ``items`` of one of ``kinds``, each (source, id) once (a redelivery
+    carries the same id), and how many were seen again."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Any] = []
+    skipped = 0
+    for e in items:
+        if not isinstance(e, kinds):
+            continue
+        key = (e.source, e.id)
+        if key in seen:
+            skipped += 1
+            continue
+        seen.add(key)
+        out.append(e)
+    return out, skipped
 
 
 def dedupe(items: Iterable[Closure]) -> tuple[list[IssueClosed], int]:

@@ -44,7 +44,7 @@ from datetime import datetime
 from typing import Literal
 
 from engine.domain.events import IssueClosed, IssueEscalated, IssueOverdue, IssueReopened, Outbound
-from engine.report.figures import TOTAL, Rate, _ordered
+from engine.report.figures import TOTAL, Rate, _ordered, dedupe_events
 
 Section = Literal["department", "street"]
 RATED_KINDS = ("respond", "report", "resolve")  # progress (反馈) reminders are not a rate
@@ -157,19 +157,7 @@ def _earliest(a: datetime | None, b: datetime) -> datetime:
 
 
 def dedupe_lifecycle(items: Iterable[Outbound]) -> tuple[list[Lifecycle], int]:
-    seen: set[tuple[str, str]] = set()
-    out: list[Lifecycle] = []
-    skipped = 0
-    for e in items:
-        if not isinstance(e, IssueOverdue | IssueReopened | IssueEscalated):
-            continue
-        key = (e.source, e.id)
-        if key in seen:
-            skipped += 1
-            continue
-        seen.add(key)
-        out.append(e)
-    return out, skipped
+    return dedupe_events(items, (IssueOverdue, IssueReopened, IssueEscalated))
 
 
 def assess_rates(

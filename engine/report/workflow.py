@@ -40,7 +40,7 @@ from engine.domain.events import (
     IssueUrged,
     Outbound,
 )
-from engine.report.figures import TOTAL, Rate, _ordered
+from engine.report.figures import TOTAL, Rate, _ordered, dedupe_events
 
 Section = Literal["department", "street"]
 MoveEvent = IssueUrged | IssueSupervised | IssueReviewDue
@@ -145,19 +145,7 @@ class _Rows:
 
 def dedupe_moves(items: Iterable[Outbound]) -> tuple[list[MoveEvent], int]:
     """The urged, supervised and review_due events, each (source, id) once."""
-    seen: set[tuple[str, str]] = set()
-    out: list[MoveEvent] = []
-    skipped = 0
-    for e in items:
-        if not isinstance(e, IssueUrged | IssueSupervised | IssueReviewDue):
-            continue
-        key = (e.source, e.id)
-        if key in seen:
-            skipped += 1
-            continue
-        seen.add(key)
-        out.append(e)
-    return out, skipped
+    return dedupe_events(items, (IssueUrged, IssueSupervised, IssueReviewDue))
 
 
 def assess_moves(

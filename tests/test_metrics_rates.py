@@ -38,7 +38,9 @@ def run(until: datetime) -> tuple[Metrics, list[Any], dict[str, IssueState], Cou
     replayer = Replayer(rules)
     events = sorted((e for e in history(rules, T0, 300, timedelta(days=40), seed=11)
                      if e.time < until), key=lambda e: e.time)
-    for event in events:
+    for i, event in enumerate(events):
+        if i % 37 == 0:  # the processor flushes at the end of each batch
+            metrics.flush()
         decisions = list(replayer.feed(event))
         for n, d in enumerate(decisions):
             if d.state is None:
@@ -54,6 +56,7 @@ def run(until: datetime) -> tuple[Metrics, list[Any], dict[str, IssueState], Cou
         metrics.decided(0, states.get(d.state.issue_id), d.state, d.emit)
         states[d.state.issue_id] = d.state
         emitted.extend(d.emit)
+    metrics.flush()
     return metrics, emitted, states, resolved
 
 

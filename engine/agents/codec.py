@@ -103,7 +103,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from engine.domain.events import OutboundEvent
 from engine.domain.fast import replace
-from engine.domain.overdue import open_overdue
+from engine.domain.overdue import Unit, open_overdue
 from engine.domain.state import IssueState
 
 FORMAT_VERSION: int = 5  # the version this code writes
@@ -178,18 +178,21 @@ _KEYS = TypeAdapter(tuple[Annotated[str, Strict()], ...])
 _CURRENT_PREFIX = b'{"v":%d,' % FORMAT_VERSION  # how encode starts every value
 
 
-def encode(stored: Stored, outbox_json: Sequence[bytes] | None = None) -> bytes:
+def encode(stored: Stored, outbox_json: Sequence[bytes] | None = None,
+           overdue: tuple[Unit, ...] | None = None) -> bytes:
     """The current format's bytes (JSON, UTF-8) of ``stored``; an empty outbox and keys left out.
 
     ``outbox_json``: the outbox's events as the shell already encoded them to send them
     (``model_dump_json``, the serialiser the outbox uses), spliced in instead of encoded again;
-    the bytes are the same either way (tests/test_state_codec.py)."""
+    the bytes are the same either way (tests/test_state_codec.py). ``overdue``: the state's
+    ``open_overdue``, when the caller has it already."""
     state = stored.state
     first = min(state.deadlines, key=_due, default=None)
     header: Header = (
         state.status, state.level, first.due.isoformat() if first else None,
         first.token if first else None, state.closed_at.isoformat() if state.closed_at else None,
-        state.parked.unit if state.parked is not None else None, open_overdue(state))
+        state.parked.unit if state.parked is not None else None,
+        open_overdue(state) if overdue is None else overdue)
     doc: _V5 = {"v": 5, "p": stored.partition, "h": header, "s": state}
     if outbox_json is not None and stored.outbox:
         assert len(outbox_json) == len(stored.outbox)

@@ -38,6 +38,7 @@ HELD_STATUSES = ("open", "resolved", "closed", "retired")
 # The three rates (三率) by unit: a unit is a department, or a street for the limits of its grid,
 # village and street holders (bounded: the registry's ids, never an issue's or a person's).
 UNIT_KINDS = ("respond", "report", "resolve")
+RATINGS = "whistle_unit_ratings_total"
 
 
 class Metrics:
@@ -166,6 +167,15 @@ class Metrics:
         self.rules_info = Gauge(
             "whistle_rules_info", "The rules version in force (value 1).", ["version"], registry=r)
         self._children: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        self._pending: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self._histograms = {n for n, f in self.families.items() if isinstance(f, Histogram)}
+        self._by_name: dict[str, Any] = {
+            **self.families, "whistle_events_total": self.events,
+            "whistle_unit_limits_missed_total": self.unit_limits_missed,
+            "whistle_unit_ratings_total": self.unit_ratings,
+            "whistle_unit_resolutions_total": self.unit_resolutions,
+        }
+        self._overdue_dirty: set[Unit] = set()
         for reason in REJECTION_REASONS:
             self.rejected.labels(reason=reason)
         for result in ("success", "failure"):
@@ -248,23 +258,45 @@ class Metrics:
             self.unit_ratings.labels(unit=unit, satisfied=satisfied)
 
     def apply(self, counts: Iterable[Count]) -> None:
-        children = self._children
+        """Add a decision's counts. Counter increments wait in ``_pending`` until ``flush`` (the
+        end of the batch): a prometheus_client ``inc`` takes a lock and costs a microsecond or
+        more, and a batch repeats the same few series hundreds of times."""
+        pending = self._pending
         for c in counts:
+            if c.family in self._histograms:
+                self._child(c.family, c.labels).observe(c.value)
+                continue
             key = (c.family, c.labels)
-            child = children.get(key)
-            if child is None:  # prometheus_client's labels() costs ~10 us: look up once
-                family = self.families[c.family]
-                child = family.labels(**dict(c.labels)) if c.labels else family
-                child = children[key] = (child.observe if isinstance(child, Histogram)
-                                         else child.inc)
-            child(c.value)
+            pending[key] = pending.get(key, 0.0) + c.value
 
     def event(self, type_: str, result: str) -> None:
-        key = ("events", (("type", type_), ("result", result)))
+        key = ("whistle_events_total", (("type", type_), ("result", result)))
+        self._pending[key] = self._pending.get(key, 0.0) + 1.0
+
+    def _count(self, family: str, labels: tuple[tuple[str, str], ...]) -> None:
+        key = (family, labels)
+        self._pending[key] = self._pending.get(key, 0.0) + 1.0
+
+    def _child(self, family: str, labels: tuple[tuple[str, str], ...]) -> Any:
+        key = (family, labels)
         child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.events.labels(type=type_, result=result).inc
-        child(1.0)
+        if child is None:  # prometheus_client's labels() costs ~10 us: look up once
+            metric = self._by_name[family]
+            child = self._children[key] = metric.labels(**dict(labels)) if labels else metric
+        return child
+
+    def flush(self) -> None:
+        """Apply what the batch counted: each pending counter series once, and the gauges a
+        decision moved set from their per-partition counts. The processor calls it when it
+        finishes a batch, so a scrape sees whole batches."""
+        pending, self._pending = self._pending, {}
+        for (family, labels), value in pending.items():
+            self._child(family, labels).inc(value)
+        if self._overdue_dirty:
+            self._overdue_flush()
+        self._open.flush()
+        self._held.flush()
+        self._parked.flush()
 
     def reject(self, reason: str, type_: str = "unknown") -> None:
         """``type_``: the event's type when parsing got that far (bounded: known types only)."""
@@ -296,33 +328,36 @@ class Metrics:
     # --- the three rates by unit: open overdue limits, resolutions, ratings ------------------
 
     def decided(self, partition: int, before: IssueState | None, after: IssueState,
-                emitted: Iterable[object]) -> None:
+                emitted: Iterable[object],
+                overdue: tuple[tuple[Unit, ...], tuple[Unit, ...]] | None = None) -> None:
         """After a decision: the open overdue limits moved from ``before`` to ``after``; the
-        limits missed and the ratings it emitted, and a resolution it made, counted by unit."""
+        limits missed and the ratings it emitted, and a resolution it made, counted by unit.
+        ``overdue``: ``open_overdue`` of both, when the caller has them already."""
         if after is not before:
-            self._overdue_moved(partition, open_overdue(before), open_overdue(after))
+            was, now = overdue or (open_overdue(before), open_overdue(after))
+            self._overdue_moved(partition, was, now)
         for e in emitted:
             if isinstance(e, IssueOverdue):
                 d = e.data
                 if d.kind in UNIT_KINDS:
-                    self.unit_limits_missed.labels(
-                        kind=d.kind, unit=unit_of(after, d.level, d.unit)).inc()
+                    self._count("whistle_unit_limits_missed_total", (
+                        ("kind", d.kind), ("unit", unit_of(after, d.level, d.unit))))
             elif isinstance(e, IssueClosed):
                 if e.data.satisfied is True:
                     unit = unit_of(after, e.data.closed_level, e.data.closed_units[0])
-                    self.unit_ratings.labels(unit=unit, satisfied="true").inc()
+                    self._count(RATINGS, (("unit", unit), ("satisfied", "true")))
             elif isinstance(e, IssueReopened):
                 unit = unit_of(after, e.data.level, e.data.units[0])
-                self.unit_ratings.labels(unit=unit, satisfied="false").inc()
+                self._count(RATINGS, (("unit", unit), ("satisfied", "false")))
             elif isinstance(e, IssueEscalated) and e.data.reason == "reopened_too_often":
                 unit = unit_of(after, e.data.from_level, e.data.from_units[0])
-                self.unit_ratings.labels(unit=unit, satisfied="false").inc()
+                self._count(RATINGS, (("unit", unit), ("satisfied", "false")))
         if (after.status == "resolved" and before is not None and before.status == "open"
                 and after.resolved_at is not None):
             holder = after.lead or after.units[0]
             outcome = "on_time" if after.resolved_at <= after.resolve_by else "late"
-            self.unit_resolutions.labels(unit=unit_of(after, after.level, holder),
-                                         outcome=outcome).inc()
+            self._count("whistle_unit_resolutions_total", (
+                ("unit", unit_of(after, after.level, holder)), ("outcome", outcome)))
 
     def _overdue_moved(self, partition: int, was: tuple[Unit, ...], now: tuple[Unit, ...]
                        ) -> None:
@@ -336,8 +371,15 @@ class Metrics:
         for key, n in delta.items():
             if n:
                 counts[key] += n
-                self.open_overdue.labels(kind=key[0], unit=key[1]).inc(n)
-                self._overdue_keys.add(key)
+                self._overdue_dirty.add(key)
+
+    def _overdue_flush(self) -> None:
+        """Set the gauge's series a batch moved from the per-partition counts."""
+        dirty, self._overdue_dirty = self._overdue_dirty, set()
+        for key in dirty:
+            n = sum(counts[key] for counts in self._overdue.values())
+            self.open_overdue.labels(kind=key[0], unit=key[1]).set(n)
+            self._overdue_keys.add(key)
 
     def overdue_set(self, partition: int, limits: Iterable[tuple[Unit, ...]]) -> None:
         """The open overdue limits of ``partition``: each issue's in the table (``open_overdue``
@@ -349,6 +391,7 @@ class Metrics:
         self._overdue_publish()
 
     def _overdue_publish(self) -> None:
+        self._overdue_dirty.clear()  # every series is set from the counts here
         total: Counter[Unit] = Counter()
         for counts in self._overdue.values():
             total.update(counts)
@@ -384,6 +427,7 @@ class PartitionGauge:
         self._gauge, self._label = gauge, label
         self._children: dict[str, Any] = {}
         self._counts: dict[int, Counter[str]] = {}
+        self._dirty: set[str] = set()  # values moved since the last flush
         for v in values:
             self.known(v)
 
@@ -404,10 +448,18 @@ class PartitionGauge:
             counts = self._counts[partition] = Counter()
         if before is not None:
             counts[before] -= 1
-            self.known(before).dec()
+            self._dirty.add(before)
         if after is not None:
             counts[after] += 1
-            self.known(after).inc()
+            self._dirty.add(after)
+
+    def flush(self) -> None:
+        """Set the series ``moved`` changed since the last flush from the partitions' counts."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        for value in dirty:
+            self.known(value).set(sum(c[value] for c in self._counts.values()))
 
     def reset(self, partition: int, counts: Counter[str]) -> None:
         self._counts[partition] = counts
@@ -418,6 +470,7 @@ class PartitionGauge:
         self._publish()
 
     def _publish(self) -> None:
+        self._dirty.clear()  # every series is set from the counts here
         total: Counter[str] = Counter()
         for counts in self._counts.values():
             total.update(counts)

@@ -44,6 +44,7 @@ from engine.agents.topics import Topics
 from engine.domain.decide import decide, event_key
 from engine.domain.decision import Decision
 from engine.domain.events import LEDGER_TYPES, DeadlineReached, IssueClosed, OutboundEvent
+from engine.domain.overdue import Unit, open_overdue
 from engine.domain.parse import (
     MAX_DETAIL,
     Accepted,
@@ -96,6 +97,9 @@ class Message:
 @dataclass
 class Batch:
     states: dict[str, tuple[int, IssueState]] = field(default_factory=dict)
+    # the open overdue limits of each staged state (``open_overdue``: the gauge's "before" of
+    # the issue's next decision in the batch, and the stored header's, computed once)
+    overdue: dict[str, tuple[Unit, ...]] = field(default_factory=dict)
     triggers: dict[str, list[str]] = field(default_factory=dict)
     emitted: dict[str, list[OutboundEvent]] = field(default_factory=dict)
     outputs: list[Record] = field(default_factory=list)
@@ -149,6 +153,7 @@ class IssueProcessor:
     def finish(self) -> list[Record]:
         """End the batch: write each touched state once; the records to deliver, in order."""
         batch, self.batch = self.batch, Batch()
+        self.metrics.flush()  # the batch's counts, each series once
         records: list[Record] = []
         for issue_id, (partition, state) in batch.states.items():
             emitted = batch.emitted.get(issue_id, [])
@@ -160,7 +165,8 @@ class IssueProcessor:
             # the outbox: what a redelivered trigger of this batch re-sends (none: no keys)
             stored = Stored(partition=partition, state=state, outbox=tuple(emitted),
                             keys=tuple(dict.fromkeys(keys)) if emitted else ())
-            key, raw = self.store.write(stored, [batch.encoded[id(e)] for e in stored.outbox])
+            key, raw = self.store.write(stored, [batch.encoded[id(e)] for e in stored.outbox],
+                                        batch.overdue.get(issue_id))
             records.append(Record(self.changelog, key, raw, partition))
         for partition, issues in batch.tick_issues.items():
             record = TickRecord(tuple(batch.tick_offsets[partition]), tuple(issues))
@@ -323,6 +329,7 @@ class IssueProcessor:
             if state is None or state.status != "closed" or state.closed_at is None:
                 continue
             self.batch.states.pop(issue_id, None)  # a state staged by this batch goes too
+            self.batch.overdue.pop(issue_id, None)
             out.append(Record(self.changelog, self.store.delete(issue_id), None, partition))
             key, raw = self.store.write_retired(issue_id, Retired(partition, state.closed_at, now))
             out.append(Record(self.changelog, key, raw, partition))
@@ -396,13 +403,19 @@ class IssueProcessor:
         state = decision.state
         assert state is not None
         issue_id = state.issue_id
+        staged = self.batch.states.get(issue_id)
+        overdue_before = (self.batch.overdue[issue_id]
+                          if staged is not None and staged[1] is before else open_overdue(before))
+        overdue_after = overdue_before
         if state is not before:
+            self.batch.overdue[issue_id] = overdue_after = open_overdue(state)
             self.batch.states[issue_id] = (partition, state)
             self.batch.triggers.setdefault(issue_id, []).append(key)
             self.batch.emitted.setdefault(issue_id, []).extend(decision.emit)  # type: ignore[arg-type]  # the core emits only OutboundEvent members
         self._send(decision.emit)
         self.metrics.apply(decision.counts)
-        self.metrics.decided(partition, before, state, decision.emit)
+        self.metrics.decided(partition, before, state, decision.emit,
+                             (overdue_before, overdue_after))
         self.metrics.open_moved(
             partition,
             before.level if before is not None and before.status == "open" else None,

@@ -35,6 +35,7 @@ from engine.agents.codec import (
     summary_of,
 )
 from engine.agents.local import LocalStore, MemoryStore
+from engine.domain.overdue import Unit
 from engine.domain.state import IssueState
 
 TICK_MARK = b"\x00tick:"  # keys of the per-partition record of the last ticks' issues
@@ -169,12 +170,13 @@ class IssueStore:
         stored = self.load(issue_id, partition)
         return None if stored is None else stored.state
 
-    def write(self, stored: Stored, outbox_json: Sequence[bytes] | None = None
-              ) -> tuple[bytes, bytes]:
+    def write(self, stored: Stored, outbox_json: Sequence[bytes] | None = None,
+              overdue: tuple[Unit, ...] | None = None) -> tuple[bytes, bytes]:
         """Write to the local store; returns the (key, value) its changelog record must carry.
-        ``outbox_json``: the outbox's events already encoded (``codec.encode``)."""
+        ``outbox_json``, ``overdue``: the outbox's events already encoded and the state's open
+        overdue limits already computed (``codec.encode``)."""
         key = stored.state.issue_id.encode()
-        raw = encode(stored, outbox_json)
+        raw = encode(stored, outbox_json, overdue)
         self.local.put(key, raw, stored.partition)
         self._remember(stored.state.issue_id, raw, stored)
         return key, raw

@@ -488,3 +488,46 @@ def test_a_rejected_record_may_have_null_key_and_value() -> None:
         offset=0,
     )
     assert (record.key, record.value, record.headers) == (None, None, ())
+
+
+def _both_paths(raw: bytes, key: str | None) -> tuple[Any, Any]:
+    """parse() as it runs (pydantic's JSON parser first) and with the standard library's
+    parser forced (the path for long values and for what pydantic's refuses)."""
+    import engine.domain.parse as module
+
+    fast = parse(raw, key, GRIDS)
+    saved = module._FAST_JSON_MAX
+    module._FAST_JSON_MAX = -1
+    try:
+        slow = parse(raw, key, GRIDS)
+    finally:
+        module._FAST_JSON_MAX = saved
+    return fast, slow
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(sorted(DATA)),
+    st.dictionaries(st.sampled_from(["id", "source", "time", "x", "subject"]), JSON, max_size=2),
+    st.dictionaries(st.sampled_from(["grid", "title", "note", "score", "satisfied", "extra"]),
+                    JSON, max_size=3),
+    st.sampled_from(["", "dup", "nan", "cut", "surrogate", "bom"]),
+)
+def test_the_fast_json_path_decides_as_the_standard_library_path(
+    type_: str, attributes: dict[str, Any], payload: dict[str, Any], damage: str
+) -> None:
+    doc = event(type_, **attributes)
+    doc["data"] = {**doc["data"], **payload}
+    raw = json.dumps(doc, ensure_ascii=False).encode()
+    if damage == "dup":  # a duplicate key: both take the last
+        raw = raw[:-1] + b', "id": "dup-1"}'
+    elif damage == "nan":
+        raw = raw[:-1] + b', "x": NaN}'
+    elif damage == "cut":
+        raw = raw[: len(raw) // 2]
+    elif damage == "surrogate":
+        raw = raw[:-1] + b', "x": "\\ud800"}'
+    elif damage == "bom":
+        raw = b"\xef\xbb\xbf" + raw
+    fast, slow = _both_paths(raw, SUBJECT)
+    assert fast == slow

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps run test lint bench schemas check-rules
+.PHONY: help setup native system-deps run test lint bench schemas check-rules
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,15 +16,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install the engine with its dev tools
+# The compiled core (mypyc): rebuilt whenever a source of engine/domain changes. Without a C
+# compiler the build fails, says so, and the Python sources run (engine/native.py).
+NATIVE := engine/domain/_native.json
+CORE_SOURCES := $(shell find engine/domain -name '*.py')
+
+$(NATIVE): $(STAMP) $(CORE_SOURCES) scripts/build_native.py
+	$(BIN)/python scripts/build_native.py || echo "make: the compiled core was not built; the Python sources run"
+
+setup: $(STAMP) $(NATIVE) ## create .venv, install the engine with its dev tools, compile the core
+
+native: $(STAMP) ## compile the core's hot modules with mypyc (WHISTLE_PURE=1 runs the sources)
+	$(BIN)/python scripts/build_native.py
 
 system-deps: ## Debian packages the tests use: prometheus/promtool, chromium, a CJK font
 	bash scripts/install-system-deps.sh
 
-run: $(STAMP) ## set up, then run the engine on the embedded broker with demo traffic
+run: $(STAMP) $(NATIVE) ## set up, then run the engine on the embedded broker with demo traffic
 	$(BIN)/whistle run --demo
 
-test: $(STAMP) system-deps ## set up, then run lint and the whole test suite
+test: $(STAMP) $(NATIVE) system-deps ## set up, then run lint and the whole test suite
 	$(MAKE) lint
 	$(BIN)/pytest
 
@@ -33,7 +44,7 @@ lint: $(STAMP) ## ruff, mypy --strict on engine/, and the import contracts
 	$(BIN)/mypy engine
 	$(BIN)/lint-imports
 
-bench: $(STAMP) ## benchmarks: core, calendar, runtime through the broker (figures, never pass/fail)
+bench: $(STAMP) $(NATIVE) ## benchmarks: core, calendar, runtime through the broker (figures, never pass/fail)
 	$(BIN)/python benchmarks/core_bench.py
 	$(BIN)/python benchmarks/calendar_bench.py
 	$(BIN)/python benchmarks/runtime_bench.py

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from engine import native
 from engine.domain.decide import decide
 from engine.domain.events import Envelope
 from engine.domain.parse import Accepted, parse
@@ -253,6 +254,7 @@ def main() -> None:
     span = timedelta(days=30)
     events = list(history(rules, START, args.issues, span))
     end = START + span + timedelta(days=60)
+    print(f"core: {native.describe()}")
     print(f"history: {args.issues} issues, {len(events)} inbound events over {span.days} days")
 
     base = [baseline(events) for _ in range(args.repeat)]

@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from engine import native
 from engine.agents.broker import EmbeddedBroker, free_port
 from engine.agents.topics import ensure_topics
 from engine.rules.loader import load_ruleset
@@ -286,7 +287,7 @@ def main() -> None:
     live = traffic(rules, args.events, datetime.now(UTC) - LIVE, LIVE)
     backlog = traffic(rules, args.events, BACKLOG_START, timedelta(days=30))
     print(f"runtime benchmark: {len(live)} events, {PARTITIONS} partitions, embedded Tansu, "
-          f"{args.runs} run(s)")
+          f"{args.runs} run(s); the engine's core: {native.describe()}")
     print("  live: the last hour's traffic up to now (its limits mostly not yet due); backlog: "
           f"November's from {BACKLOG_START:%d %b %Y} (every limit it arms due at ingest)")
     with tempfile.TemporaryDirectory() as d, EmbeddedBroker() as broker:

@@ -29,6 +29,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from engine import native
 from engine.agents import logs
 from engine.agents.clock import SystemClock
 from engine.agents.index import DeadlineIndex
@@ -105,7 +106,7 @@ def main() -> None:
     messages = traffic(args.events, None if args.live is None else timedelta(hours=args.live))
     n = len(messages)
     print(f"shell benchmark: {n} events, {PARTITIONS} partitions, batches of {BATCH}, "
-          f"memory store, {args.repeat} runs")
+          f"memory store, {args.repeat} runs; core: {native.describe()}")
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)  # as the worker serves (engine.agents.worker.tune_gc)

@@ -130,33 +130,6 @@ class _Index:
 
     # -- the reference loops, as bisections ------------------------------------------------
 
-    def _consume(self: _Index | UtcIndex, key: datetime, d0: int, amount: timedelta
-                 ) -> datetime | None:
-        """``_slow_consume``: ``key`` plus ``amount`` of working time, from local date
-        ``d0`` (inside the range)."""
-        if amount <= ZERO:
-            return key
-        off, first, n = d0 - self.base, self.first, self.n
-        # The loops skip exactly the intervals with ``end <= key``. At a fixed offset all
-        # intervals of later dates lie after ``key``: search one date only.
-        i = bisect_right(self.ends, key, first[off], first[off + 1] if self.fixed else n)
-        if i >= n:
-            return None
-        a, total = self.starts[i], self.total
-        target = (total[i] + (key - a) if key > a else total[i]) + amount
-        # The first interval whose running total reaches the target (an exact fill ends
-        # there); most limits end within a few intervals, so look there first.
-        near = i + 8
-        if near <= n and total[near] >= target:
-            j = bisect_left(total, target, i + 1, near) - 1
-        else:
-            j = bisect_left(total, target, i + 1) - 1
-            if j >= n:
-                return None
-        if self.day[j] - d0 >= MAX_DAYS:
-            return None
-        return self.starts[j] + (target - total[j])
-
     def _between(self, lo: datetime, d_lo: int, hi: datetime, d_hi: int) -> timedelta:
         """``_slow_working_between``: working time in ``[lo, hi)`` over local dates d_lo..d_hi."""
         if hi <= lo:
@@ -188,7 +161,7 @@ class _Index:
             key, d0 = self._key(start)
         if not 0 <= d0 - self.base < self.ndays:
             return None
-        found = self._consume(key, d0, amount)
+        found = _consume(self, key, d0, amount)
         if found is None:
             return None
         return found if self.fixed else found.astimezone(self.tz)
@@ -273,6 +246,35 @@ class _Index:
         return self._between(lo, d_lo, hi, d_hi).total_seconds()
 
 
+def _consume(ix: _Index | UtcIndex, key: datetime, d0: int, amount: timedelta
+             ) -> datetime | None:
+    """(Shared by both index classes, a function so a compiled build can share it.)
+    ``_slow_consume``: ``key`` plus ``amount`` of working time, from local date
+    ``d0`` (inside the range)."""
+    if amount <= ZERO:
+        return key
+    off, first, n = d0 - ix.base, ix.first, ix.n
+    # The loops skip exactly the intervals with ``end <= key``. At a fixed offset all
+    # intervals of later dates lie after ``key``: search one date only.
+    i = bisect_right(ix.ends, key, first[off], first[off + 1] if ix.fixed else n)
+    if i >= n:
+        return None
+    a, total = ix.starts[i], ix.total
+    target = (total[i] + (key - a) if key > a else total[i]) + amount
+    # The first interval whose running total reaches the target (an exact fill ends
+    # there); most limits end within a few intervals, so look there first.
+    near = i + 8
+    if near <= n and total[near] >= target:
+        j = bisect_left(total, target, i + 1, near) - 1
+    else:
+        j = bisect_left(total, target, i + 1) - 1
+        if j >= n:
+            return None
+    if ix.day[j] - d0 >= MAX_DAYS:
+        return None
+    return ix.starts[j] + (target - total[j])
+
+
 _DAYS = [ONE_DAY * k for k in range(512)]  # ``ONE_DAY * k`` made once, not per deadline
 
 
@@ -302,12 +304,11 @@ class UtcIndex:
             date.fromordinal(index.base + index.ndays - 1), midnight, tzinfo=UTC) - offset
 
     fixed = True  # for the consume loop the two classes share
-    _consume = _Index._consume  # the same walk over the same totals, on UTC instants
 
     def add_time(self, start: datetime, amount: timedelta) -> datetime | None:
         if not self.lo <= start < self.hi:
             return None
-        return self._consume(start, (start + self.offset).toordinal(), amount)
+        return _consume(self, start, (start + self.offset).toordinal(), amount)
 
     def add_days(self, start: datetime, count: int) -> datetime | None:
         """``_Index.add_days`` (fixed), in UTC."""

@@ -54,6 +54,9 @@ def _run(settings: Settings, demo: bool, loglevel: str, log_file: TextIO | None)
     for warning in result.warnings:
         log.warning("rules warning", detail=warning)
     rules = result.ruleset
+    from engine import native
+
+    log.info("core", runs=native.describe())  # compiled with mypyc, or the sources and why
 
     broker = None
     if settings.broker is None:

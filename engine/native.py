@@ -54,7 +54,7 @@ def digest(root: Path = DOMAIN) -> str:
 
 def built(root: Path = DOMAIN) -> list[Path]:
     """The extension modules of a build under ``root`` (stale ones included)."""
-    return sorted(p for suffix in EXTENSION_SUFFIXES for p in root.rglob(f"*{suffix}"))
+    return sorted({p for suffix in EXTENSION_SUFFIXES for p in root.rglob(f"*{suffix}")})
 
 
 def verdict(root: Path = DOMAIN, environ: dict[str, str] | None = None) -> str:

@@ -110,3 +110,9 @@ def test_the_finder_loads_the_sources_of_exactly_the_compiled_modules() -> None:
     assert spec is not None and spec.origin == str(native.DOMAIN / "calendar" / "index.py")
     assert finder.find_spec("engine.domain.state") is None
     assert finder.find_spec("json") is None
+
+
+def test_a_build_lists_each_extension_module_once(tree: Path) -> None:
+    # EXTENSION_SUFFIXES overlap (".cpython-311-...so", ".so"): a rebuild deletes each once
+    found = native.built(tree)
+    assert len(found) == len(set(found)) == len(native.NATIVE_MODULES)

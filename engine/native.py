@@ -52,6 +52,18 @@ def digest(root: Path = DOMAIN) -> str:
     return h.hexdigest()
 
 
+def module_file(name: str, suffix: str = ".py", root: Path = DOMAIN) -> Path:
+    """The file of ``engine.domain.<name>`` under ``root``: its source, or with ``suffix``
+    (``EXTENSION_SUFFIXES[0]``) its compiled module."""
+    return root / (name.replace(".", "/") + suffix)
+
+
+def manifest_of(root: Path = DOMAIN) -> dict[str, object]:
+    """What a build of ``root``'s sources records (``_native.json``), for this Python."""
+    return {"format": FORMAT, "cache_tag": sys.implementation.cache_tag,
+            "modules": list(NATIVE_MODULES), "digest": digest(root)}
+
+
 def built(root: Path = DOMAIN) -> list[Path]:
     """The extension modules of a build under ``root`` (stale ones included)."""
     return sorted({p for suffix in EXTENSION_SUFFIXES for p in root.rglob(f"*{suffix}")})
@@ -78,7 +90,7 @@ def verdict(root: Path = DOMAIN, environ: dict[str, str] | None = None) -> str:
     if manifest.get("digest") != digest(root):
         return "stale: engine/domain changed since it was built (make native rebuilds it)"
     suffix = EXTENSION_SUFFIXES[0]
-    missing = [m for m in NATIVE_MODULES if not (root / (m.replace(".", "/") + suffix)).exists()]
+    missing = [m for m in NATIVE_MODULES if not module_file(m, suffix, root).exists()]
     if missing:
         return f"incomplete build, missing {', '.join(missing)}: rebuild with make native"
     return ""
@@ -88,7 +100,7 @@ class _Sources:
     """A meta path finder that loads the compiled modules from their ``.py`` sources."""
 
     def __init__(self, root: Path, names: Sequence[str]) -> None:
-        self.files = {f"{PACKAGE}.{n}": root / (n.replace(".", "/") + ".py") for n in names}
+        self.files = {f"{PACKAGE}.{n}": module_file(n, root=root) for n in names}
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> ModuleSpec | None:

@@ -9,6 +9,7 @@ and the Python sources otherwise. A build that fails leaves no manifest, so the 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -21,8 +22,6 @@ BUILD = ROOT / "build" / "native"
 
 
 def main() -> int:
-    import os
-
     os.environ["WHISTLE_PURE"] = "1"  # this process reads the sources, whatever is built
     from engine import native
 
@@ -31,29 +30,23 @@ def main() -> int:
     for old in native.built():
         old.unlink()
     shutil.rmtree(BUILD, ignore_errors=True)
-    before = native.digest()
+    recorded = native.manifest_of()
 
     from mypyc.build import mypycify
     from setuptools import setup
 
-    sources = [str((native.DOMAIN / (m.replace(".", "/") + ".py")).relative_to(ROOT))
-               for m in native.NATIVE_MODULES]
+    sources = [str(native.module_file(m).relative_to(ROOT)) for m in native.NATIVE_MODULES]
     os.chdir(ROOT)  # build_ext --inplace puts each module by its dotted name, from here
     warnings.filterwarnings("ignore", message=".*is still \\*beta\\*")
     modules = mypycify(sources, opt_level="3", group_name=f"{native.PACKAGE}._native",
                        target_dir=str(BUILD / "c"))
     setup(name="whistle-native", ext_modules=modules, script_args=[
         "--quiet", "build_ext", "--inplace", "--build-temp", str(BUILD / "temp")])
-    if native.digest() != before:
+    if native.manifest_of() != recorded:
         print("build_native: engine/domain changed during the build; not recorded",
               file=sys.stderr)
         return 1
-    native.MANIFEST.write_text(json.dumps({
-        "format": native.FORMAT,
-        "cache_tag": sys.implementation.cache_tag,
-        "modules": list(native.NATIVE_MODULES),
-        "digest": before,
-    }, indent=1) + "\n", encoding="utf-8")
+    native.MANIFEST.write_text(json.dumps(recorded, indent=1) + "\n", encoding="utf-8")
     print(f"build_native: {len(sources)} modules of engine.domain compiled with mypyc "
           f"in {time.perf_counter() - t0:.0f} s")
     return 0

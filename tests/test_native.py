@@ -63,10 +63,8 @@ def tree(tmp_path: Path) -> Path:
     root = tmp_path / "domain"
     shutil.copytree(native.DOMAIN, root, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     for m in native.NATIVE_MODULES:  # stand-ins for the extension modules
-        (root / (m.replace(".", "/") + native.EXTENSION_SUFFIXES[0])).write_bytes(b"")
-    (root / native.MANIFEST.name).write_text(json.dumps({
-        "format": native.FORMAT, "cache_tag": sys.implementation.cache_tag,
-        "modules": list(native.NATIVE_MODULES), "digest": native.digest(root)}))
+        native.module_file(m, native.EXTENSION_SUFFIXES[0], root).write_bytes(b"")
+    (root / native.MANIFEST.name).write_text(json.dumps(native.manifest_of(root)))
     return root
 
 
@@ -92,7 +90,7 @@ def test_a_new_source_file_makes_the_build_stale(tree: Path) -> None:
 
 
 def test_a_missing_or_foreign_build_is_not_run(tree: Path) -> None:
-    (tree / ("decide" + native.EXTENSION_SUFFIXES[0])).unlink()
+    native.module_file("decide", native.EXTENSION_SUFFIXES[0], tree).unlink()
     assert native.verdict(tree, {}).startswith("incomplete build, missing decide")
     manifest = tree / native.MANIFEST.name
     data = json.loads(manifest.read_text())

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from engine import native
 from engine.agents import logs
 from engine.agents.clock import Clock, SystemClock
 from engine.agents.settings import Settings
@@ -54,8 +55,6 @@ def _run(settings: Settings, demo: bool, loglevel: str, log_file: TextIO | None)
     for warning in result.warnings:
         log.warning("rules warning", detail=warning)
     rules = result.ruleset
-    from engine import native
-
     log.info("core", runs=native.describe())  # compiled with mypyc, or the sources and why
 
     broker = None

@@ -16,9 +16,14 @@ from engine.agents.sender import KafkaBatchSender, RecordTooLarge
 class FakeBatch:
     def __init__(self, room: int) -> None:
         self.room, self.keys = room, []  # type: ignore[var-annotated]
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def append(self, *, key: bytes | None, value: bytes, timestamp: None) -> object | None:
         if len(value) > self.room:
+            self.closed = True  # aiokafka's BatchBuilder closes itself when full
             return None
         self.room -= len(value)
         self.keys.append((key, value))
@@ -54,6 +59,7 @@ class FakeProducer:
         if self.refuse_at is not None and len(self.submitted) == self.refuse_at:
             raise RuntimeError("producer closed")
         base = sum(len(keys) for t, p, keys in self.submitted if (t, p) == (topic, partition))
+        assert batch.closed, "an open batch lingers in aiokafka's accumulator (linger_ms)"
         self.submitted.append((topic, partition, batch.keys))
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         # aiokafka's batch future: RecordMetadata with the batch's base offset
@@ -104,3 +110,24 @@ def test_a_refusal_waits_for_the_batches_already_submitted() -> None:
 
 async def _send(sender: KafkaBatchSender, records: list[Record]) -> list[Any]:
     return list(await asyncio.gather(*await sender.send(records)))
+
+
+def test_a_closed_batch_is_taken_by_aiokafka_without_lingering() -> None:
+    """Why the sender closes each batch: aiokafka holds an open batch for the producer's
+    linger (10 ms for the engine) before its sender takes it, twice a batch (states, then
+    events); a closed one is ready at once (``MessageBatch.remaining_linger``)."""
+    from aiokafka.producer.message_accumulator import BatchBuilder, MessageBatch
+    from aiokafka.structs import TopicPartition
+
+    def batch(closed: bool) -> MessageBatch:
+        builder = BatchBuilder(1 << 20, 0)  # no compression
+        builder.append(key=b"k", value=b"v", timestamp=None)
+        if closed:
+            builder.close()
+        return MessageBatch(TopicPartition("t", 0), builder, ttl=30.0, linger_time=60.0)
+
+    async def main() -> None:  # a MessageBatch holds futures of the running loop
+        assert batch(closed=False).remaining_linger() is not None  # would wait up to a minute
+        assert batch(closed=True).remaining_linger() is None
+
+    asyncio.run(main())

@@ -144,3 +144,101 @@ def test_an_error_in_the_callback_propagates_whether_or_not_it_suspended() -> No
                 await consumer.wait_first(coro, asyncio.Event().wait())
 
     asyncio.run(main())
+
+
+# --- fix 6: with every partition buffered, the fetcher waits for a drain, not a second ---------
+
+
+def _fetching(active: set[Any], buffered: set[Any]) -> Any:
+    import asyncio
+
+    faust_fixes.install()
+
+    class Fetching(SimpleNamespace):  # what _wait_next_records and on_buffer_drop read
+        wait_first = Consumer.wait_first
+        wait = Consumer.wait
+        wait_for_stopped = Consumer.wait_for_stopped
+        _wait_one = Consumer._wait_one
+        _wait_next_records = Consumer._wait_next_records
+        on_buffer_drop = Consumer.on_buffer_drop
+        _get_active_partitions = Consumer._get_active_partitions
+
+    fetched: list[set[Any]] = []
+
+    async def getmany(active_partitions: set[Any], timeout: float) -> dict[Any, list[str]]:
+        fetched.append(set(active_partitions))
+        return {tp: ["record"] for tp in active_partitions}
+
+    return Fetching(_stopped=asyncio.Event(), _crashed=asyncio.Event(),
+                    loop=asyncio.get_running_loop(), flow_active=True,
+                    not_waiting_next_records=asyncio.Event(),
+                    app=SimpleNamespace(client_only=False), _active_partitions=set(active),
+                    _paused_partitions=set(), _buffered_partitions=set(buffered),
+                    _getmany=getmany, fetched=fetched)
+
+
+async def _turns(n: int = 20) -> None:
+    import asyncio
+
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+def test_all_partitions_buffered_the_fetcher_resumes_at_the_first_drain() -> None:
+    import asyncio
+
+    from faust.types import TP
+
+    async def main() -> None:
+        tps = {TP("issues.events", p) for p in range(4)}
+        consumer = _fetching(active=set(), buffered=tps)
+        waiting = asyncio.ensure_future(consumer._wait_next_records(1.0))
+        await _turns()
+        assert not waiting.done()  # nothing active: it waits (faust slept a whole second here)
+        consumer.on_buffer_drop(TP("issues.events", 2))
+        await _turns()
+        assert waiting.done()  # woken by the drain, long before its one-second bound
+        records, active = waiting.result()
+        assert records == {} and active == {TP("issues.events", 2)}
+        # the next call fetches the drained partition
+        records, active = await consumer._wait_next_records(1.0)
+        assert consumer.fetched == [{TP("issues.events", 2)}]
+        assert records == {TP("issues.events", 2): ["record"]}
+
+    asyncio.run(main())
+
+
+def test_a_drain_before_the_wait_does_not_cut_a_later_wait_short() -> None:
+    import asyncio
+
+    from faust.types import TP
+
+    async def main() -> None:
+        tp = TP("issues.events", 0)
+        consumer = _fetching(active=set(), buffered={tp})
+        consumer.on_buffer_drop(tp)  # drained, then buffered again before the fetcher looks
+        consumer._active_partitions.discard(tp)
+        consumer._buffered_partitions.add(tp)
+        waiting = asyncio.ensure_future(consumer._wait_next_records(1.0))
+        await _turns()
+        assert not waiting.done()
+        consumer._stopped.set()  # the consumer stops: the wait ends with nothing fetched
+        await _turns()
+        assert waiting.done() and waiting.result() == ({}, set())
+
+    asyncio.run(main())
+
+
+def test_with_a_partition_active_the_fetcher_fetches_as_faust_does() -> None:
+    import asyncio
+
+    from faust.types import TP
+
+    async def main() -> None:
+        tp = TP("whistle.ticks", 1)
+        consumer = _fetching(active={tp}, buffered={TP("issues.events", 1)})
+        records, active = await consumer._wait_next_records(1.0)
+        assert records == {tp: ["record"]} and active == {tp}
+        assert consumer.fetched == [{tp}]
+
+    asyncio.run(main())

@@ -16,8 +16,9 @@
    topics and app ids each run); each run, the medians and the median of the runs' own
    engine/naive ratios (each run's pair measured back to back, so less exposed to the
    machine's load drifting between runs) are printed. Before run 1 a short naive pass-through
-   runs and is discarded: the broker's first run after its start measured up to 25% slower,
-   which flattered the engine's first ratio.
+   runs and is discarded: the broker's first run after its start is slow (one sitting:
+   naive 3,727 events/s in run 1 against 5,643 and 5,433 in runs 2 and 3), and it was always
+   the naive one, which flattered the engine's first ratio.
 2. Deadline lag (once, after the throughput runs): D issues with limits of hours are opened
    first (benchmarks/lag-rules), so D deadlines sit in the index; then 1,000 probe issues
    whose 3 s respond limits fall due one by one; p50/p99 of whistle_timer_lag_seconds

@@ -26,6 +26,7 @@ from engine.agents import faust_fixes, sensors
 from engine.agents.clock import Clock, SystemClock
 from engine.agents.delivery import Delivery, stop_worker
 from engine.agents.index import DeadlineIndex
+from engine.agents.intake import Intake
 from engine.agents.local import LocalStore, MemoryStore, RocksStore
 from engine.agents.metrics import Metrics
 from engine.agents.processor import IssueProcessor, Message, Record
@@ -157,10 +158,12 @@ def build_engine(
 
     @app.agent(source)
     async def issues(stream: Any) -> None:
-        # noack_take: nothing is acked until a batch's records are all delivered; faust commits
-        # acked offsets only. One batch is delivered while the next is decided (the CPU work
-        # overlaps the broker's round trip), but a batch's records are sent only once the batch
-        # before is delivered, so the changelog keeps every issue's writes in order.
+        # Batches are taken from the agent's channel queue (engine.agents.intake), not through
+        # the stream's iterator. Nothing is acked until a batch's records are all delivered;
+        # faust commits acked offsets only. One batch is delivered while the next is decided
+        # (the CPU work overlaps the broker's round trip), but a batch's records are sent only
+        # once the batch before is delivered, so the changelog keeps every issue's writes in
+        # order.
         pending: asyncio.Future[None] | None = None
 
         async def deliver_then_ack(records: list[Record], events: list[Any]) -> None:
@@ -171,8 +174,7 @@ def build_engine(
                     offsets[batch.partition] = max(batch.last_offset,
                                                    offsets.get(batch.partition, -1))
             local.delivered([r for r in records if r.partition is not None], offsets)
-            for event in events:
-                await stream.ack(event)
+            intake.ack(events)
 
         def owned(records: list[Record]) -> bool:
             mine = {tp.partition for tp in app.assignor.assigned_actives()
@@ -205,7 +207,9 @@ def build_engine(
                 await crash_if_asked(records)
             return asyncio.ensure_future(deliver_then_ack(records, batch))
 
-        async for batch in stream.noack_take(settings.batch_max, within=settings.batch_within):
+        intake = Intake(app, aiter(stream.channel))  # subscribes the topics, as a stream would
+        while True:
+            batch = await intake.take(settings.batch_max, settings.batch_within)
             try:
                 pending = await one_batch(batch, pending)
             except Exception as e:  # a staged, unsent batch must not be skipped

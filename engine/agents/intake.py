@@ -10,8 +10,7 @@ a shared machine; the pairs ranged 0.78-1.00). ``Intake.take`` empties the queue
 at-least-once delivery depends on (faust 0.15.3's ``Stream._py_aiter``):
 
 - an event taken while flow control is off (a rebalance under way) or fetched in an earlier
-  consumer generation is *skipped*: acked, not decided (the stream's "skipped value"; its
-  partition is re-read from the committed offset by its owner);
+  consumer generation is *skipped*: acked, not decided (the stream's "skipped value");
 - an event of an acking topic is *tracked*: in the consumer's unacked set until it is acked (faust
   waits on that set around a rebalance);
 - each partition's ``stream_inbound_time`` is stamped (faust's stall detector reads it), once a
@@ -33,8 +32,7 @@ from typing import Any
 class Intake:
     def __init__(self, app: Any, channel: Any) -> None:
         self.app = app
-        self.channel = channel  # the iterator clone the conductor feeds (``aiter(topic)``)
-        self.queue = channel.queue
+        self.queue = channel.queue  # of the iterator clone the conductor feeds (aiter(topic))
 
     async def take(self, max_: int, within: float) -> list[Any]:
         """The next batch: at least one event, at most ``max_``, waiting at most ``within``

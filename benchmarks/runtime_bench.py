@@ -19,6 +19,11 @@
    runs and is discarded: the broker's first run after its start is slow (one sitting:
    naive 3,727 events/s in run 1 against 5,643 and 5,433 in runs 2 and 3), and it was always
    the naive one, which flattered the engine's first ratio.
+   Beside each rate, the worker's CPU time per event over the same window (user + system, from
+   /proc; "n/a" where there is none): the worker is CPU-bound on one core, so the CPU ratio
+   (naive/engine, > 1 when the engine spends less an event) is steadier than the wall ratio on
+   a shared machine, whose load moves the wall figures by 15-25% between sittings. Figure only;
+   the target is judged on events/s.
 2. Deadline lag (once, after the throughput runs): D issues with limits of hours are opened
    first (benchmarks/lag-rules), so D deadlines sit in the index; then 1,000 probe issues
    whose 3 s respond limits fall due one by one; p50/p99 of whistle_timer_lag_seconds
@@ -43,7 +48,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine import native
 from engine.agents.broker import EmbeddedBroker, free_port
@@ -61,6 +66,37 @@ def get(url: str) -> tuple[int, str]:
             return r.status, r.read().decode()
     except Exception:
         return 0, ""
+
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc), None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+class Pass(NamedTuple):
+    """One worker's pass over the records: events/s from ready to done, CPU us an event."""
+
+    rate: float
+    cpu_us: float | None
+
+
+def timed(proc: subprocess.Popen[bytes], n: int, ready, done  # type: ignore[no-untyped-def]
+          ) -> Pass:
+    """Wait for ready, then for done; the rate and the worker's CPU between the two."""
+    t0 = ready()
+    c0 = cpu_seconds(proc.pid)
+    t1 = done()
+    c1 = cpu_seconds(proc.pid)
+    cpu = None if c0 is None or c1 is None else 1e6 * (c1 - c0) / n
+    return Pass(n / (t1 - t0), cpu)
 
 
 def wait(pred, timeout: float, what: str,  # type: ignore[no-untyped-def]
@@ -105,7 +141,7 @@ def metric_sum(text: str, name: str) -> float:
 
 
 def run_passthrough(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: Path,
-                    mode: str, tag: str) -> float:
+                    mode: str, tag: str) -> Pass:
     src, dst, app_id = f"bench.{tag}.in", f"bench.{tag}.out", f"bench-{tag}"
     ensure_topics({"bootstrap_servers": [broker.url]}, [src, dst], PARTITIONS, 1)
     produce(broker.url, src, records)
@@ -115,11 +151,12 @@ def run_passthrough(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], 
     log = tmp / f"{tag}.log"
     proc = spawn([sys.executable, str(ROOT / "benchmarks" / "passthrough_app.py")], env, tmp, log)
     try:
-        t0 = wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60,
-                  f"{mode} pass-through ready", proc)
-        t1 = wait(lambda: json.loads(get(f"http://127.0.0.1:{port}/count")[1] or "{}")
-                  .get("n", 0) >= len(records), 600, f"{mode} pass-through done", proc)
-        return len(records) / (t1 - t0)
+        return timed(
+            proc, len(records),
+            lambda: wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60,
+                         f"{mode} pass-through ready", proc),
+            lambda: wait(lambda: json.loads(get(f"http://127.0.0.1:{port}/count")[1] or "{}")
+                         .get("n", 0) >= len(records), 600, f"{mode} pass-through done", proc))
     except SystemExit as e:
         raise failed(e, log) from None
     finally:
@@ -150,20 +187,23 @@ def ensure_engine_topics(broker: EmbeddedBroker, tag: str) -> str:
 
 
 def run_engine(broker: EmbeddedBroker, records: list[tuple[bytes, bytes]], tmp: Path, tag: str
-               ) -> float:
+               ) -> Pass:
     topic = ensure_engine_topics(broker, tag)
     produce(broker.url, topic, records)
     proc, port = start_engine(broker, tmp, ROOT / "engine" / "sample" / "xishan", tag)
     try:
-        t0 = wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60, "engine ready",
-                  proc)
         # polled like the pass-through's /count: rendering /metrics 20 times a second cost the
         # engine ~15% of its CPU, a cost no real scrape interval comes near
-        t1 = wait(lambda: json.loads(get(f"http://127.0.0.1:{port}/debug/progress")[1] or "{}")
-                  .get("consumed", 0) >= len(records), 900, "engine done", proc)
+        result = timed(
+            proc, len(records),
+            lambda: wait(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 60,
+                         "engine ready", proc),
+            lambda: wait(lambda: json.loads(
+                get(f"http://127.0.0.1:{port}/debug/progress")[1] or "{}"
+            ).get("consumed", 0) >= len(records), 900, "engine done", proc))
         text = get(f"http://127.0.0.1:{port}/metrics")[1]
         assert metric_sum(text, "whistle_events_total") >= len(records), "metrics disagree"
-        return len(records) / (t1 - t0)
+        return result
     except SystemExit as e:
         raise failed(e, tmp / f"{tag}.log") from None
     finally:
@@ -263,8 +303,21 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a is not None and b else "n/a"
 
 
-def rate(x: float | None) -> str:
-    return f"{x:,.0f} events/s" if x is not None else "failed"
+def rate(x: Pass | float | None) -> str:
+    if x is None:
+        return "failed"
+    if isinstance(x, Pass):
+        cpu = "n/a" if x.cpu_us is None else f"{x.cpu_us:,.0f} us"
+        return f"{x.rate:,.0f} events/s, CPU {cpu} an event"
+    return f"{x:,.0f} events/s"
+
+
+def speed(x: Pass | None) -> float | None:
+    return None if x is None else x.rate
+
+
+def cpu(x: Pass | None) -> float | None:
+    return None if x is None else x.cpu_us
 
 
 LIVE = timedelta(hours=1)
@@ -298,6 +351,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d, EmbeddedBroker() as broker:
         tmp = Path(d)
         figures: list[tuple[float | None, ...]] = []
+        cpus: list[tuple[float | None, ...]] = []
         measure("warm-up", run_passthrough, broker, live[:2000], tmp, "naive", "warmup")
         for r in range(1, args.runs + 1):
             print(f"run {r}/{args.runs}:")
@@ -311,15 +365,19 @@ def main() -> None:
             print(f"  engine, live traffic (parse, decide, table, sends): {rate(eng)}")
             behind = measure("engine", run_engine, broker, backlog, tmp, f"backlog{r}")
             print(f"  engine, backlog traffic: {rate(behind)}")
-            print(f"  engine/naive: {ratio(eng, naive)} live, {ratio(behind, naive)} backlog; "
-                  f"engine/batched: {ratio(eng, batched)} live")
-            figures.append((naive, batched, eng, behind))
+            print(f"  engine/naive: {ratio(speed(eng), speed(naive))} live, "
+                  f"{ratio(speed(behind), speed(naive))} backlog; engine/batched: "
+                  f"{ratio(speed(eng), speed(batched))} live; CPU an event, naive/engine: "
+                  f"{ratio(cpu(naive), cpu(eng))} live")
+            figures.append(tuple(speed(x) for x in (naive, batched, eng, behind)))
+            cpus.append(tuple(cpu(x) for x in (naive, batched, eng, behind)))
 
-        def median(i: int) -> float | None:
-            xs = [x for f in figures if (x := f[i]) is not None]
+        def median(i: int, of: list[tuple[float | None, ...]] = figures) -> float | None:
+            xs = [x for f in of if (x := f[i]) is not None]
             return statistics.median(xs) if xs else None
 
         naive, batched, eng, behind = median(0), median(1), median(2), median(3)
+        cpu_naive, cpu_eng = median(0, cpus), median(2, cpus)
         label = f"median of {args.runs} runs" if args.runs > 1 else "1 run"
         print(f"throughput ({label}):")
         print(f"  naive pass-through: {rate(naive)}")
@@ -334,6 +392,10 @@ def main() -> None:
                   f"{', '.join(f'{x:.2f}' for x in paired)})")
         print(f"  engine/naive: {ratio(behind, naive)} backlog  (figure only)")
         print(f"  engine/batched: {ratio(eng, batched)} live  (figure only)")
+        if cpu_naive is not None and cpu_eng is not None:
+            print(f"  worker CPU an event: naive {cpu_naive:,.0f} us, engine {cpu_eng:,.0f} us; "
+                  f"naive/engine {ratio(cpu_naive, cpu_eng)} live  (figure only: > 1 when the "
+                  "engine spends less CPU an event than the naive pass-through)")
         if args.deadlines:
             lag = measure("deadline lag", run_lag, broker, args.deadlines, tmp)
             if lag is not None:

@@ -4,13 +4,19 @@ event that delivery depends on (skip, track, stall stamps) and the queue's press
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+from intervaltree import IntervalTree
 from mode.utils.queues import FlowControlEvent, ThrowableQueue
 
+from engine.agents import faust_fixes
 from engine.agents.intake import Intake
 
 
@@ -21,6 +27,7 @@ class FakeMessage:
     offset: int
     generation_id: int = 1
     tracked: bool = False
+    acked: bool = False
 
     @property
     def tp(self) -> TP:
@@ -115,7 +122,7 @@ def test_after_the_first_event_it_waits_within_for_more_then_returns_what_it_has
     asyncio.run(go())
 
 
-def test_events_taken_while_flow_control_is_off_are_acked_and_left_out() -> None:
+def test_events_taken_while_flow_control_is_off_are_left_out_unacked() -> None:
     async def go() -> None:
         app, channel = FakeApp(), FakeChannel()
         intake = Intake(app, channel)
@@ -125,7 +132,8 @@ def test_events_taken_while_flow_control_is_off_are_acked_and_left_out() -> None
         task = asyncio.ensure_future(intake.take(10, within=0.0))
         await asyncio.sleep(0.01)
         assert not task.done()  # all skipped: it waits for the next batch
-        assert [e.acks for e in stale] == [1, 1, 1]
+        assert [e.acks for e in stale] == [0, 0, 0]  # skipped, not acked (skip)
+        assert all(e.message.acked for e in stale)
         assert not app.consumer.unacked and not app.monitor.stream_inbound_time
         app.flow_control.active = True
         fresh = events(2)
@@ -136,14 +144,15 @@ def test_events_taken_while_flow_control_is_off_are_acked_and_left_out() -> None
     asyncio.run(go())
 
 
-def test_events_of_an_earlier_consumer_generation_are_acked_and_left_out() -> None:
+def test_events_of_an_earlier_consumer_generation_are_left_out_unacked() -> None:
     async def go() -> None:
         app, channel = FakeApp(consumer_generation_id=2), FakeChannel()
         intake = Intake(app, channel)
         old, new = events(2, generation_id=1), events(2, generation_id=2)
         fill(channel, [old[0], new[0], old[1], new[1]])
         assert await intake.take(10, within=0.0) == new
-        assert [e.acks for e in old] == [1, 1] and [e.acks for e in new] == [0, 0]
+        assert [e.acks for e in old] == [0, 0] and [e.acks for e in new] == [0, 0]
+        assert all(e.message.acked for e in old) and not any(e.message.acked for e in new)
 
     asyncio.run(go())
 
@@ -205,5 +214,86 @@ def test_an_error_thrown_into_the_channel_reaches_the_taker() -> None:
         await channel.queue.throw(RuntimeError("consumer crashed"))
         with pytest.raises(RuntimeError, match="consumer crashed"):
             await intake.take(10, within=0.0)
+
+    asyncio.run(go())
+
+
+# --- a skipped message never counts toward a commit ---------------------------------------------
+
+
+class Bookkeeping(SimpleNamespace):
+    """faust's own commit bookkeeping (``Consumer.ack``, ``Consumer._new_offset``, with
+    engine.agents.faust_fixes installed) on a consumer whose partition has ``committed`` as its
+    committed offset: the state an eager rebalance leaves (the revoked partition's acked offsets
+    cleared, the committed offset read again on assignment)."""
+
+    ack = FaustConsumer.ack
+    _new_offset = FaustConsumer._new_offset
+
+    def __init__(self, tp: TP, committed: int) -> None:
+        faust_fixes.install()
+        super().__init__(
+            app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True)),
+            _committed_offset=defaultdict(lambda: None, {tp: committed}),
+            _acked=defaultdict(list), _acked_index=defaultdict(set), _gap=defaultdict(IntervalTree),
+            _unacked_messages=set(), _n_acked=0, _waiting_for_ack=None)
+
+    @property
+    def unacked(self) -> set[Any]:
+        return self._unacked_messages  # type: ignore[no-any-return]
+
+    def commit(self, tp: TP) -> int:
+        """What faust's commit does with the bookkeeping: the new offset, if any, becomes the
+        committed one. The committed offset after it."""
+        offset = self._new_offset(tp)
+        if offset is not None:
+            self._committed_offset[tp] = offset
+        return self._committed_offset[tp]  # type: ignore[no-any-return]
+
+
+@dataclass(eq=False)
+class RealEvent:
+    """A faust event's ack: ``Event.ack`` is ``self.message.ack(app.consumer)``."""
+
+    message: ConsumerMessage
+    consumer: Bookkeeping
+
+    def ack(self) -> bool:
+        return self.message.ack(self.consumer)  # type: ignore[arg-type]
+
+
+def test_a_stale_message_taken_after_an_eager_rebalance_never_lets_a_commit_pass_its_reread_copy(
+) -> None:
+    """Generation 1 fetched offset 105 and it sat in the queue; an eager rebalance gave the
+    partition back (generation 2, committed offset 100), and generation 2 reads 100 onwards
+    again. faust's stream acks the stale copy of 105 when it skips it: once 100..104 are decided
+    and acked, the acked offsets run 100..105 and faust commits 106 while generation 2's copy of
+    105 is not decided yet (a crash then loses it). The intake skips it without acking it."""
+    async def go() -> None:
+        tp = TP("events", 0)
+        consumer = Bookkeeping(tp, committed=100)
+        app = FakeApp(consumer_generation_id=2, consumer=consumer)  # type: ignore[arg-type]
+        channel = FakeChannel()
+        intake = Intake(app, channel)
+
+        def event(offset: int, generation: int) -> RealEvent:
+            return RealEvent(ConsumerMessage("events", 0, offset, 0.0, 0, [], b"k", b"v", None,
+                                             generation_id=generation), consumer)
+
+        stale = event(105, generation=1)
+        fresh = [event(o, generation=2) for o in range(100, 105)]
+        fill(channel, [stale, *fresh])
+        batch = await intake.take(10, within=0.0)
+        assert batch == fresh
+        intake.ack(batch)  # decided and delivered
+        assert consumer.commit(tp) == 105  # faust's skip-and-ack would make this 106
+        assert stale.message.acked and stale.message not in consumer.unacked
+        assert not stale.ack()  # and nothing can ack it later
+        assert consumer.commit(tp) == 105
+
+        copy = event(105, generation=2)  # generation 2's own copy, read again and decided
+        fill(channel, [copy])
+        intake.ack(await intake.take(10, within=0.0))
+        assert consumer.commit(tp) == 106
 
     asyncio.run(go())

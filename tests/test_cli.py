@@ -64,3 +64,51 @@ def test_show_json_lists_registry_and_rules(capsys: pytest.CaptureFixture[str]) 
     assert len(data["org"]["streets"]) == 10
     assert sum(len(s["villages"]) for s in data["org"]["streets"]) == 127
     assert [r["id"] for r in data["rules"]][-1] == "default"
+
+
+# --- --output, shared by report and points (engine/commands/common.write_output) -------------
+
+
+class Unwritable(Exception):
+    pass
+
+
+def test_output_goes_to_stdout_when_no_file_is_given(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.commands.common import write_output
+
+    write_output("网格,1\n", None, "csv", Unwritable, "1 row")
+    out, err = capsys.readouterr()
+    assert out == "网格,1\n" and err == ""  # no byte order mark on a terminal
+
+
+def test_output_to_a_file_csv_with_a_byte_order_mark_and_a_summary_on_stderr(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.commands.common import write_output
+
+    write_output("网格,1\n", tmp_path / "r.csv", "csv", Unwritable, "1 row")
+    assert (tmp_path / "r.csv").read_bytes() == "\ufeff网格,1\n".encode()
+    write_output("网格\n", tmp_path / "r.txt", "table", Unwritable, "1 row")
+    assert (tmp_path / "r.txt").read_bytes() == "网格\n".encode()
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [f"wrote {tmp_path / 'r.csv'}: 1 row",
+                                f"wrote {tmp_path / 'r.txt'}: 1 row"]
+
+
+def test_an_unwritable_output_raises_the_command_s_error_naming_the_file(tmp_path: Path) -> None:
+    from engine.commands.common import write_output
+
+    target = tmp_path / "missing" / "r.csv"
+    with pytest.raises(Unwritable, match=r"--output .*missing/r\.csv: No such file or directory"):
+        write_output("x\n", target, "csv", Unwritable, "1 row")
+    assert not target.exists()
+
+
+def test_points_writes_its_table_to_output(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "none.jsonl"
+    events.write_text("", encoding="utf-8")
+    assert main(["points", "--events", str(events), "--format", "csv",
+                 "--output", str(tmp_path / "p.csv")]) == 0
+    assert (tmp_path / "p.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert f"wrote {tmp_path / 'p.csv'}: 0 person(s)" in capsys.readouterr().err

@@ -77,6 +77,7 @@ def period(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
 
 def _run(args: argparse.Namespace) -> int:
     from engine.agents.settings import Settings
+    from engine.commands.common import write_output
     from engine.ledger import LedgerError, read_broker, read_jsonl, render_csv, render_table, totals
 
     start, end = period(args)
@@ -96,13 +97,5 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     t = totals(ledger, start, end)
     text = render_csv(t) if args.format == "csv" else render_table(t)
-    if args.output is None:
-        sys.stdout.write(text)
-        return 0
-    encoding = "utf-8-sig" if args.format == "csv" else "utf-8"
-    try:
-        args.output.write_text(text, encoding=encoding)
-    except OSError as exc:
-        raise LedgerError(f"--output {args.output}: {exc.strerror or exc}") from None
-    print(f"wrote {args.output}: {len(t.by_person)} person(s)", file=sys.stderr)
+    write_output(text, args.output, args.format, LedgerError, f"{len(t.by_person)} person(s)")
     return 0

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from engine.agents.settings import Settings
+    from engine.commands.common import write_output
     from engine.report.csvout import render_csv
     from engine.report.figures import assess, dedupe
     from engine.report.html import render_html
@@ -95,14 +96,6 @@ def _run(args: argparse.Namespace) -> int:
                            moves=moves)
     else:
         text = render_table(a, names, rates, moves)
-    if args.output is None:
-        sys.stdout.write(text)
-        return 0
-    # utf-8-sig for CSV: spreadsheet programs then read the Chinese names right
-    encoding = "utf-8-sig" if args.format == "csv" else "utf-8"
-    try:
-        args.output.write_text(text, encoding=encoding)
-    except OSError as exc:
-        raise ReportInputError(f"--output {args.output}: {exc.strerror or exc}") from None
-    print(f"wrote {args.output}: {a.issues} issue(s) closed in the period", file=sys.stderr)
+    write_output(text, args.output, args.format, ReportInputError,
+                 f"{a.issues} issue(s) closed in the period")
     return 0

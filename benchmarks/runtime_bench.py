@@ -307,8 +307,8 @@ def rate(x: Pass | float | None) -> str:
     if x is None:
         return "failed"
     if isinstance(x, Pass):
-        cpu = "n/a" if x.cpu_us is None else f"{x.cpu_us:,.0f} us"
-        return f"{x.rate:,.0f} events/s, CPU {cpu} an event"
+        spent = "n/a" if x.cpu_us is None else f"{x.cpu_us:,.0f} us"
+        return f"{x.rate:,.0f} events/s, CPU {spent} an event"
     return f"{x:,.0f} events/s"
 
 

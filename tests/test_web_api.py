@@ -258,3 +258,57 @@ def test_answers_validate_against_the_checked_in_openapi_document() -> None:
     bad["level"] = "town"
     with pytest.raises(Exception, match="town"):
         valid("Issue", bad)
+
+
+# --- the local answer reads headers before states ---------------------------------------------
+
+
+def mixed(n: int) -> list[IssueState]:
+    """Open, resolved and closed issues, some whistled up to the village."""
+    out = []
+    for i, s in enumerate(issues(n)):
+        at = T0 + timedelta(minutes=2)
+        if i % 5 == 1:
+            s = then(s, "whistled", at, unit=s.units[0], reason="needs the village")
+        if i % 3 == 1:
+            s = then(s, "resolved", at + timedelta(minutes=1), unit=s.units[0])
+        if i % 6 == 1:
+            s = then(s, "rated", at + timedelta(minutes=2), satisfied=True, score=5)
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("query", [
+    Query(status="open"), Query(status="closed"), Query(status="resolved"),
+    Query(level="village"), Query(level="grid", status="open"), Query(unit="jinan-g2"),
+    Query(overdue=True), Query(),
+])
+def test_the_local_answer_decodes_only_states_whose_header_can_match(
+        query: Query, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.agents import store as store_module
+    from engine.agents.codec import Stored
+    from engine.agents.store import IssueStore
+    from engine.web.routes import Web
+
+    states = mixed(30)
+    assert {s.status for s in states} == {"open", "resolved", "closed"}
+    assert {s.level for s in states} >= {"grid", "village"}
+    store = IssueStore({})
+    for s in states:
+        store.write(Stored(partition=0, state=s))
+    store.forget({0})  # the decode cache too: every state is read back from its bytes
+    decoded: list[str] = []
+    real = store_module.decode
+    monkeypatch.setattr(store_module, "decode", lambda raw: decoded.append("x") or real(raw))
+    now = T0 + timedelta(minutes=45)
+    web = Web(store=store, owned=lambda: {0}, ready=lambda: True, now=lambda: now,
+              rules=lambda: RULES, cluster=None, feed=None)  # type: ignore[arg-type]
+    got = web.local_answer(query.__class__(**{**query.__dict__, "limit": 100}))
+    assert got is not None
+    expected = answer([(0, s) for s in states], query.__class__(**{**query.__dict__,
+                                                                   "limit": 100}), now, [0])
+    assert got.to_json() == expected.to_json()  # the same answer as from every state
+    wanted = [s for s in states if query.could_match(s.status, s.level)]
+    assert len(decoded) == len(wanted)  # and only the states that could match were decoded
+    if query.status is not None or query.level is not None:
+        assert len(decoded) < len(states)

@@ -60,6 +60,11 @@ class Query:
                 and (self.status is None or state.status == self.status)
                 and (self.overdue is None or overdue == self.overdue))
 
+    def could_match(self, status: str, level: str) -> bool:
+        """Whether a state with this status and level can match (the rest is not known)."""
+        return ((self.level is None or level == self.level)
+                and (self.status is None or status == self.status))
+
     def params(self) -> dict[str, str]:
         """The query as parameters again (what a worker passes on to the others)."""
         out: dict[str, str] = {k: v for k, v in (("unit", self.unit), ("level", self.level),

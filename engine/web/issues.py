@@ -55,9 +55,8 @@ class Query:
 
     def matches(self, state: IssueState, overdue: bool) -> bool:
         return ((self.unit is None or self.unit in state.units or self.unit == state.lead)
-                and (self.level is None or state.level == self.level)
+                and self.could_match(state.status, state.level)
                 and (self.street is None or state.street == self.street)
-                and (self.status is None or state.status == self.status)
                 and (self.overdue is None or overdue == self.overdue))
 
     def could_match(self, status: str, level: str) -> bool:

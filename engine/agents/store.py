@@ -142,8 +142,11 @@ class IssueStore:
         """The stored value of an issue (in ``partition``, when known); raises ``Quarantined``
         when it cannot be decoded."""
         raw = self.local.get(issue_id.encode(), partition)
-        if raw is None:
-            return None
+        return None if raw is None else self.read(issue_id, raw)
+
+    def read(self, issue_id: str, raw: bytes) -> Stored:
+        """What ``raw``, the issue's value as the local store holds it, says, through the decode
+        cache; raises ``Quarantined`` when it cannot be decoded."""
         cached = self._cache.pop(issue_id, None)
         if cached is not None and (cached[0] is raw or cached[0] == raw):
             self._cache[issue_id] = cached  # now the most recently used

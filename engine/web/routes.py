@@ -51,10 +51,10 @@ class Web:
                 if head is not None and not query.could_match(head.status, head.level):
                     continue
             try:
-                stored = self.store.load(issue_id)
+                stored = self.store.read(issue_id, raw)  # the value in hand: not read again
             except Quarantined:
                 continue
-            if stored is not None and stored.partition in partitions:
+            if stored.partition in partitions:
                 yield stored.partition, stored.state
 
     def local_answer(self, query: Query) -> Answer | None:
